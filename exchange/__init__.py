@@ -1,0 +1,1 @@
+"""The exchange engine: money, actors, the store and the supervision root."""

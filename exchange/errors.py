@@ -1,0 +1,86 @@
+"""Domain rejections: conditions a caller is told about, never bugs.
+
+    DomainError               (code, status)
+    ├── Overloaded            a mailbox is full: try again later (503)
+    ├── NotFound              (404)
+    │   └── UnknownUser
+    ├── Conflict              (409)
+    │   ├── UsernameTaken
+    │   └── EmailTaken
+    └── Rejected              a business rule said no (422)
+        ├── InsufficientFunds
+        └── DailyLimitExceeded
+
+Each carries a human message and a stable snake_case code; the web layer maps the status.
+Any other exception inside an actor is a bug and crashes the supervision nursery.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rejection travelling back to the caller as a value."""
+
+    code = "rejected"
+    status = 422
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class Overloaded(DomainError):
+    """A bounded mailbox is full; the caller should retry after a moment."""
+
+    code = "overloaded"
+    status = 503
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or is not the caller's)."""
+
+    code = "not_found"
+    status = 404
+
+
+class UnknownUser(NotFound):
+    """No user has this username."""
+
+    code = "user_not_found"
+
+
+class Conflict(DomainError):
+    """The request clashes with existing state."""
+
+    code = "conflict"
+    status = 409
+
+
+class UsernameTaken(Conflict):
+    """The username is registered already (case-insensitively)."""
+
+    code = "username_taken"
+
+
+class EmailTaken(Conflict):
+    """The email address belongs to another user."""
+
+    code = "email_taken"
+
+
+class Rejected(DomainError):
+    """A business rule rejects the request."""
+
+
+class InsufficientFunds(Rejected):
+    """The account does not hold enough to cover the request."""
+
+    code = "insufficient_funds"
+
+
+class DailyLimitExceeded(Rejected):
+    """The request would take the day's total past its limit."""
+
+    code = "daily_limit_exceeded"

@@ -1,0 +1,65 @@
+"""Versioned schema migrations, applied in order at start (``PRAGMA user_version``)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: users, their cash accounts, the cash ledger, revoked tokens.
+    """
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL,
+        phone TEXT,
+        date_of_birth TEXT,
+        marketing_emails_consent INTEGER NOT NULL DEFAULT 0,
+        role TEXT NOT NULL DEFAULT 'customer',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE accounts (
+        username TEXT PRIMARY KEY REFERENCES users (username),
+        cash INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE transactions (
+        seq INTEGER PRIMARY KEY,
+        transaction_id TEXT NOT NULL UNIQUE,
+        username TEXT NOT NULL REFERENCES users (username),
+        transaction_type TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        balance_after INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        description TEXT NOT NULL,
+        reference_id TEXT,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX transactions_by_user ON transactions (username, seq);
+    CREATE INDEX transactions_by_user_type ON transactions (username, transaction_type, seq);
+    CREATE TABLE revoked_tokens (
+        jti TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date; return the resulting version."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number:d}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        version = number
+    return int(version)

@@ -1,0 +1,56 @@
+"""Engine settings, read from the environment with documented defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from exchange.money import CENTS
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer environment variable, or the default when unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def env_float(name: str, default: float) -> float:
+    """A float environment variable, or the default when unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def env_str(name: str, default: str) -> str:
+    """A string environment variable, or the default when unset or empty."""
+    return os.environ.get(name, "").strip() or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the engine needs to run; the web face has its own settings."""
+
+    db: str = "exchange.db"
+    synchronous: str = "NORMAL"
+    daily_deposit_limit: int = 10_000 * CENTS
+    daily_withdraw_limit: int = 5_000 * CENTS
+    max_amount: int = 1_000_000 * CENTS
+    account_idle_seconds: float = 300.0
+    account_inbox_size: int = 256
+    store_inbox_size: int = 8192
+    start_epoch: float | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from ``EXCHANGE_*`` variables; keyword overrides win."""
+        values: dict[str, object] = {
+            "db": env_str("EXCHANGE_DB", cls.db),
+            "synchronous": env_str("EXCHANGE_SYNCHRONOUS", cls.synchronous),
+            "daily_deposit_limit": env_int("EXCHANGE_DAILY_DEPOSIT_LIMIT", 10_000) * CENTS,
+            "daily_withdraw_limit": env_int("EXCHANGE_DAILY_WITHDRAW_LIMIT", 5_000) * CENTS,
+            "account_idle_seconds": env_float(
+                "EXCHANGE_ACCOUNT_IDLE_SECONDS", cls.account_idle_seconds
+            ),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,174 @@
+"""The store: the only SQLite writer, committing everything pending in one transaction.
+
+sqlite3 runs inline on the Trio thread (a commit costs microseconds; a worker thread would
+break virtual time). The store drains its mailbox, applies every pending write inside one
+transaction (each in its own savepoint, so one write's constraint violation rejects only that
+write), commits, and only then answers every waiter.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import trio
+
+from exchange.actor import Envelope, Mailbox, Reply, open_mailbox
+from exchange.errors import DomainError, Overloaded
+from exchange.schema import migrate
+
+Statement = tuple[str, Sequence[Any]]
+
+
+class Write:
+    """Statements applied atomically, and the value answered once they are committed.
+
+    ``conflicts`` maps a fragment of a constraint-violation message (for example
+    ``"users.email"``) to the rejection that answers it instead of a crash.
+    """
+
+    __slots__ = ("conflicts", "result", "statements")
+
+    def __init__(
+        self,
+        statements: Sequence[Statement],
+        result: object = None,
+        conflicts: Mapping[str, Callable[[], DomainError]] | None = None,
+    ) -> None:
+        self.statements = statements
+        self.result = result
+        self.conflicts = conflicts
+
+
+class StoreStats:
+    """Counters for metrics and tests: commits, writes and batch sizes."""
+
+    __slots__ = ("commit_seconds", "commits", "last_batch", "max_batch", "writes")
+
+    def __init__(self) -> None:
+        self.commits = 0
+        self.writes = 0
+        self.max_batch = 0
+        self.last_batch = 0
+        self.commit_seconds = 0.0
+
+
+def connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """Open a database with the exchange's settings and bring its schema up to date."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {'FULL' if synchronous.upper() == 'FULL' else 'NORMAL'}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # Small, frequent checkpoints keep each inline stall short.
+    conn.execute("PRAGMA wal_autocheckpoint = 256")
+    migrate(conn)
+    return conn
+
+
+class Store:
+    """Owner of the database connection: reads inline, writes through its mailbox."""
+
+    def __init__(
+        self, path: str, synchronous: str = "NORMAL", inbox_size: int = 8192, batch_max: int = 2048
+    ) -> None:
+        self.path = path
+        self.conn = connect(path, synchronous)
+        self.stats = StoreStats()
+        self._batch_max = batch_max
+        self.mailbox: Mailbox[Write]
+        self.mailbox, self._inbox = open_mailbox("store", inbox_size)
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a query inline. Safe: no transaction is ever open across a checkpoint."""
+        return self.conn.execute(sql, params).fetchall()
+
+    def read_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of a query, or None."""
+        row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
+        return row
+
+    async def write(self, write: Write) -> Any:
+        """Apply a write and wait for its commit; ``Overloaded`` if the store is backed up."""
+        return await self.mailbox.call(write)
+
+    async def submit(self, write: Write, reply: Reply[Any]) -> None:
+        """Queue a write whose reply the store answers after commit, waiting for room.
+
+        Actors use this to pipeline: they apply a change, hand the caller's reply to the
+        store, and go on to their next message while the commit happens.
+        """
+        try:
+            self.mailbox.post_nowait(write, reply)
+        except Overloaded:
+            await self.mailbox.post(write, reply)
+
+    async def barrier(self) -> None:
+        """Wait until every write queued before this call is committed."""
+        await self.submit(Write(()), reply := Reply[None]())
+        await reply.wait()
+
+    async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Commit batches until cancelled; the connection closes on the way out."""
+        task_status.started()
+        try:
+            async for first in self._inbox:
+                # One scheduling round lets every ready producer queue its write: group commit.
+                await trio.lowlevel.checkpoint()
+                batch = [first]
+                while len(batch) < self._batch_max:
+                    try:
+                        batch.append(self._inbox.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                self._commit(batch)
+        finally:
+            self.conn.close()
+
+    def _commit(self, batch: list[Envelope[Write]]) -> None:
+        started = time.perf_counter()
+        conn = self.conn
+        outcomes: list[DomainError | None] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for write, _ in batch:
+                outcomes.append(self._apply(conn, write))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        stats = self.stats
+        stats.commits += 1
+        stats.writes += len(batch)
+        stats.last_batch = len(batch)
+        stats.max_batch = max(stats.max_batch, len(batch))
+        stats.commit_seconds += time.perf_counter() - started
+        for (write, reply), outcome in zip(batch, outcomes, strict=True):
+            if outcome is None:
+                reply.set(write.result)
+            else:
+                reply.fail(outcome)
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, write: Write) -> DomainError | None:
+        if not write.statements:
+            return None
+        if write.conflicts is None:
+            for sql, params in write.statements:
+                conn.execute(sql, params)
+            return None
+        conn.execute("SAVEPOINT w")
+        try:
+            for sql, params in write.statements:
+                conn.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK TO w")
+            conn.execute("RELEASE w")
+            for fragment, rejection in write.conflicts.items():
+                if fragment in str(exc):
+                    return rejection()
+            raise
+        conn.execute("RELEASE w")
+        return None

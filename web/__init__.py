@@ -1,0 +1,1 @@
+"""The web face: a QuartTrio app serving the /api/v1 contract over an Exchange."""

@@ -1,0 +1,55 @@
+"""Authentication, decided before anything else a protected route does."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from quart import current_app, g, request
+
+from web.errors import unauthorized
+from web.tokens import Claims, InvalidToken, verify
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def bearer_token(header: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; 401 for anything else."""
+    if not header:
+        raise unauthorized("Not authenticated")
+    scheme, _, value = header.partition(" ")
+    token = value.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise unauthorized("Invalid authorization header")
+    return token
+
+
+def authenticate() -> Claims:
+    """The current request's verified claims; 401 when missing, bad, expired or revoked."""
+    state = current_app.extensions["exchange_state"]
+    token = bearer_token(request.headers.get("Authorization"))
+    try:
+        claims = verify(state.settings.jwt_secret, token, state.exchange.clock.now())
+    except InvalidToken as exc:
+        raise unauthorized(str(exc)) from None
+    if state.exchange.is_revoked(claims.jti):
+        raise unauthorized("Token has been revoked")
+    return claims
+
+
+def authenticated(handler: F) -> F:
+    """Require a valid token before the handler (and so before any validation) runs."""
+
+    @wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.claims = authenticate()
+        return await handler(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def current_claims() -> Claims:
+    """The claims checked by ``authenticated`` for this request."""
+    claims: Claims = g.claims
+    return claims

@@ -1,0 +1,33 @@
+"""Query-string parameters, validated into 422 field errors."""
+
+from __future__ import annotations
+
+from quart import request
+
+from web.errors import field_error, invalid
+
+
+def int_param(name: str, default: int, low: int, high: int | None = None) -> int:
+    """An integer query parameter within ``[low, high]``."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid([field_error(["query", name], "Must be an integer", "int_parsing")]) from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise invalid([field_error(["query", name], f"Must be {bound}", "range")])
+    return value
+
+
+def choice_param(name: str, choices: tuple[str, ...]) -> str | None:
+    """An optional query parameter that must be one of ``choices``."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in choices:
+        message = f"Must be one of: {', '.join(choices)}"
+        raise invalid([field_error(["query", name], message, "enum")])
+    return raw

@@ -1,0 +1,15 @@
+"""JSON responses encoded once with msgspec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from quart import Response
+
+_encoder = msgspec.json.Encoder()
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON response; msgspec Structs and plain containers both encode."""
+    return Response(_encoder.encode(body), status=status, content_type="application/json")

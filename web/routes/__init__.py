@@ -1,0 +1,1 @@
+"""Route blueprints of the /api/v1 contract."""

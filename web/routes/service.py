@@ -1,0 +1,40 @@
+"""Service routes: health and the offline API documentation page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from quart import Blueprint, Response
+from quart_schema import document_response
+
+from web.reply import json_response
+from web.settings import VERSION
+from web.state import app_state
+from web.wire import HealthResponse
+
+blueprint = Blueprint("service", __name__)
+
+_DOCS_PAGE = (Path(__file__).parent.parent / "static" / "docs.html").read_bytes()
+
+
+@blueprint.get("/health")
+@document_response(HealthResponse)
+async def health() -> Response:
+    """Liveness, with the store's queue depth and the number of live account actors."""
+    exchange = app_state().exchange
+    store = exchange.store
+    checks: dict[str, str | int] = {
+        "database": "ok" if store.read_one("SELECT 1") == (1,) else "failing",
+        "store_queue": store.mailbox.depth(),
+        "store_commits": store.stats.commits,
+        "accounts_alive": exchange.accounts_alive(),
+    }
+    healthy = checks["database"] == "ok"
+    body = HealthResponse("healthy" if healthy else "unhealthy", "exchange", VERSION, checks)
+    return json_response(body, 200 if healthy else 503)
+
+
+@blueprint.get("/docs")
+async def docs() -> Response:
+    """A documentation page that works offline, rendered from /openapi.json."""
+    return Response(_DOCS_PAGE, content_type="text/html; charset=utf-8")

@@ -1,0 +1,166 @@
+"""Auth and profile routes: register, login, profile, logout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from quart import Blueprint, Response
+from quart_schema import document_request, document_response
+
+from exchange.clock import iso_ms
+from exchange.errors import UnknownUser
+from exchange.passwords import hash_password, verify_password
+from exchange.users import NewUser, Profile
+from web.auth import authenticated, current_claims
+from web.body import BodyDecoder
+from web.errors import ApiError, invalid
+from web.reply import json_response
+from web.state import app_state
+from web.tokens import issue
+from web.validation import Rules
+from web.wire import (
+    LoginRequest,
+    LogoutRequest,
+    MessageResponse,
+    ProfileResponse,
+    ProfileUpdateRequest,
+    ProfileUpdateResponse,
+    RegisterRequest,
+    TokenResponse,
+)
+
+blueprint = Blueprint("users", __name__, url_prefix="/api/v1/auth")
+
+_register_body = BodyDecoder(RegisterRequest)
+_login_body = BodyDecoder(LoginRequest)
+_profile_body = BodyDecoder(ProfileUpdateRequest)
+_logout_body = BodyDecoder(LogoutRequest)
+
+
+def _today() -> Any:
+    return datetime.fromtimestamp(app_state().exchange.clock.now(), tz=UTC).date()
+
+
+def profile_response(profile: Profile) -> ProfileResponse:
+    """A profile on the wire."""
+    return ProfileResponse(
+        username=profile.username,
+        email=profile.email,
+        first_name=profile.first_name,
+        last_name=profile.last_name,
+        phone=profile.phone,
+        date_of_birth=profile.date_of_birth,
+        marketing_emails_consent=profile.marketing_emails_consent,
+        role=profile.role,
+        created_at=iso_ms(profile.created_at),
+        updated_at=iso_ms(profile.updated_at),
+    )
+
+
+@blueprint.post("/register")
+@document_request(RegisterRequest)
+@document_response(MessageResponse, 201)
+async def register() -> Response:
+    """Create a customer with a zero balance."""
+    body = await _register_body.read()
+    rules = Rules()
+    username = rules.username(body.username)
+    email = rules.email(body.email)
+    password = rules.password(body.password)
+    first_name = rules.person_name("first_name", body.first_name)
+    last_name = rules.person_name("last_name", body.last_name)
+    phone = rules.phone(body.phone)
+    date_of_birth = rules.date_of_birth(body.date_of_birth, _today())
+    if rules.errors:
+        raise invalid(rules.errors)
+    state = app_state()
+    password_hash = await state.run_blocking(hash_password, password, state.settings.scrypt_n)
+    await state.exchange.register(
+        NewUser(
+            username=username,
+            email=email,
+            password_hash=password_hash,
+            first_name=first_name,
+            last_name=last_name,
+            phone=phone,
+            date_of_birth=date_of_birth,
+            marketing_emails_consent=body.marketing_emails_consent,
+        )
+    )
+    return json_response(MessageResponse("User registered successfully"), 201)
+
+
+@blueprint.post("/login")
+@document_request(LoginRequest)
+@document_response(TokenResponse)
+async def login() -> Response:
+    """Exchange a username and password for an access token."""
+    body = await _login_body.read()
+    rules = Rules()
+    username = rules.username(body.username)
+    rules.password(body.password)
+    if rules.errors:
+        raise invalid(rules.errors)
+    state = app_state()
+    exchange = state.exchange
+    credentials = exchange.credentials(username)
+    if credentials is None:
+        raise UnknownUser("User not found")
+    if not await state.run_blocking(verify_password, body.password, credentials.password_hash):
+        raise ApiError(401, "invalid_credentials", "Incorrect username or password")
+    ttl = state.settings.token_ttl_seconds
+    token, _ = issue(
+        state.settings.jwt_secret, username, credentials.role, exchange.clock.now(), ttl
+    )
+    return json_response(TokenResponse(token, "bearer", ttl))
+
+
+@blueprint.get("/profile")
+@document_response(ProfileResponse)
+@authenticated
+async def get_profile() -> Response:
+    """The caller's profile."""
+    return json_response(profile_response(app_state().exchange.profile(current_claims().sub)))
+
+
+@blueprint.put("/profile")
+@document_request(ProfileUpdateRequest)
+@document_response(ProfileUpdateResponse)
+@authenticated
+async def update_profile() -> Response:
+    """Change some of the caller's profile fields."""
+    body = await _profile_body.read()
+    rules = Rules()
+    changes: dict[str, Any] = {}
+    if not isinstance(body.first_name, msgspec.UnsetType):
+        changes["first_name"] = rules.person_name("first_name", body.first_name)
+    if not isinstance(body.last_name, msgspec.UnsetType):
+        changes["last_name"] = rules.person_name("last_name", body.last_name)
+    if not isinstance(body.email, msgspec.UnsetType):
+        changes["email"] = rules.email(body.email)
+    if not isinstance(body.phone, msgspec.UnsetType):
+        changes["phone"] = rules.phone(body.phone)
+    if not isinstance(body.date_of_birth, msgspec.UnsetType):
+        changes["date_of_birth"] = rules.date_of_birth(body.date_of_birth, _today())
+    if not isinstance(body.marketing_emails_consent, msgspec.UnsetType):
+        changes["marketing_emails_consent"] = body.marketing_emails_consent
+    if rules.errors:
+        raise invalid(rules.errors)
+    profile = await app_state().exchange.update_profile(current_claims().sub, changes)
+    return json_response(
+        ProfileUpdateResponse("Profile updated successfully", profile_response(profile))
+    )
+
+
+@blueprint.post("/logout")
+@document_request(LogoutRequest)
+@document_response(MessageResponse)
+@authenticated
+async def logout() -> Response:
+    """Revoke the caller's token until it would have expired."""
+    await _logout_body.read()
+    claims = current_claims()
+    await app_state().exchange.revoke(claims.jti, claims.exp)
+    return json_response(MessageResponse("Logged out successfully"))

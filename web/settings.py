@@ -1,0 +1,54 @@
+"""Settings of the web face: listening address, tokens, body limits, password cost."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from exchange.passwords import DEFAULT_N
+from exchange.settings import env_int, env_str
+
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """What ``create_app`` needs."""
+
+    jwt_secret: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token_ttl_seconds: int = 3600
+    max_body_bytes: int = 64 * 1024
+    scrypt_n: int = DEFAULT_N
+    # Serve mode hashes passwords on a worker thread (scrypt releases the GIL); tests under the
+    # virtual clock hash inline, since a thread would let the clock jump mid-hash.
+    hash_in_thread: bool = True
+
+
+def secret_beside(db: str) -> str:
+    """The JWT secret kept beside the database (mode 0600), generated on first use."""
+    base = Path.cwd() if db == ":memory:" else Path(db).resolve().parent
+    path = base / ".exchange-jwt-secret"
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def web_settings_from_env(db: str, host: str | None, port: int | None) -> WebSettings:
+    """Web settings from ``EXCHANGE_*`` variables; a missing JWT secret is kept beside the db."""
+    secret = os.environ.get("EXCHANGE_JWT_SECRET", "").strip() or secret_beside(db)
+    return WebSettings(
+        jwt_secret=secret,
+        host=host or env_str("EXCHANGE_HOST", "127.0.0.1"),
+        port=port if port is not None else env_int("EXCHANGE_PORT", 8080),
+        token_ttl_seconds=env_int("EXCHANGE_TOKEN_TTL_SECONDS", 3600),
+        max_body_bytes=env_int("EXCHANGE_MAX_BODY_BYTES", 64 * 1024),
+        scrypt_n=env_int("EXCHANGE_SCRYPT_N", DEFAULT_N),
+    )

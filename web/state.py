@@ -1,0 +1,35 @@
+"""What every request handler reaches: the exchange and the web settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import trio
+from quart import current_app
+
+from exchange.engine import Exchange
+from web.settings import WebSettings
+
+T = TypeVar("T")
+
+
+@dataclass
+class AppState:
+    """Shared by the app's handlers."""
+
+    exchange: Exchange
+    settings: WebSettings
+
+    async def run_blocking(self, work: Callable[..., T], *args: object) -> T:
+        """Run CPU-heavy work (password hashing) off the event loop in serve mode."""
+        if self.settings.hash_in_thread:
+            return await trio.to_thread.run_sync(work, *args)
+        return work(*args)
+
+
+def app_state() -> AppState:
+    """The state of the running app."""
+    state: AppState = current_app.extensions["exchange_state"]
+    return state

@@ -1,0 +1,146 @@
+"""Wire types of the /api/v1 contract (msgspec Structs), used to decode and to document."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+
+class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /auth/register."""
+
+    username: str
+    email: str
+    password: str
+    first_name: str
+    last_name: str
+    phone: str | None = None
+    date_of_birth: str | None = None
+    marketing_emails_consent: bool = False
+
+
+class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /auth/login."""
+
+    username: str
+    password: str
+
+
+class ProfileUpdateRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of PUT /auth/profile: only the fields present change."""
+
+    first_name: str | UnsetType = UNSET
+    last_name: str | UnsetType = UNSET
+    email: str | UnsetType = UNSET
+    phone: str | UnsetType | None = UNSET
+    date_of_birth: str | UnsetType | None = UNSET
+    marketing_emails_consent: bool | UnsetType = UNSET
+
+
+class LogoutRequest(msgspec.Struct):
+    """Body of POST /auth/logout: any JSON object."""
+
+
+class AmountRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /balance/deposit and /balance/withdraw: a number or numeric string."""
+
+    amount: Decimal
+
+
+class MessageResponse(msgspec.Struct):
+    """A plain confirmation."""
+
+    message: str
+
+
+class TokenResponse(msgspec.Struct):
+    """A new access token."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+class ProfileResponse(msgspec.Struct):
+    """A user's own profile."""
+
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    phone: str | None
+    date_of_birth: str | None
+    marketing_emails_consent: bool
+    role: str
+    created_at: str
+    updated_at: str
+
+
+class ProfileUpdateResponse(msgspec.Struct):
+    """The result of a profile update."""
+
+    message: str
+    user: ProfileResponse
+
+
+class BalanceResponse(msgspec.Struct):
+    """The cash balance."""
+
+    current_balance: str
+    updated_at: str
+
+
+class MoneyMovedResponse(msgspec.Struct):
+    """The result of a deposit or withdrawal."""
+
+    success: bool
+    message: str
+    transaction_id: str
+    timestamp: str
+
+
+class TransactionResponse(msgspec.Struct):
+    """One ledger row."""
+
+    transaction_id: str
+    transaction_type: str
+    amount: str
+    status: str
+    description: str
+    reference_id: str | None
+    created_at: str
+
+
+class TransactionsResponse(msgspec.Struct):
+    """A page of the ledger."""
+
+    transactions: list[TransactionResponse]
+    total_count: int
+    has_more: bool
+
+
+class HealthResponse(msgspec.Struct):
+    """Liveness and a few internal checks."""
+
+    status: str
+    service: str
+    version: str
+    checks: dict[str, str | int]
+
+
+class FieldErrorResponse(msgspec.Struct):
+    """One field validation failure."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorResponse(msgspec.Struct):
+    """The error shape of every 4xx and 5xx."""
+
+    detail: str | list[FieldErrorResponse]
+    code: str
+    request_id: str
