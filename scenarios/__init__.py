@@ -1,0 +1,1 @@
+"""Scripted trading scenarios run against the engine in virtual time."""
