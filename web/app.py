@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from exchange.engine import Exchange
 from exchange.errors import DomainError, Overloaded
 from web.errors import ApiError, error_response
+from web.openapi import WireOpenAPIProvider
 from web.routes import balance, service, users
 from web.settings import VERSION, WebSettings
 from web.state import AppState
@@ -51,6 +52,8 @@ def create_app(exchange: Exchange, settings: WebSettings) -> QuartTrio:
         scalar_ui_path=None,
         info={"title": "Exchange API", "version": VERSION},
         conversion_preference="msgspec",
+        openapi_provider_class=WireOpenAPIProvider,
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
     )
     for module in (service, users, balance):
         app.register_blueprint(module.blueprint)
