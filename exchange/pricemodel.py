@@ -1,0 +1,188 @@
+"""Price models: pure, seeded random walks that move a reference price in 1e-8 USD steps."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+import random
+from typing import Literal, NamedTuple
+
+import msgspec
+
+ModelKind = Literal["gbm", "jump", "peg"]
+
+_KINDS: tuple[ModelKind, ...] = ("gbm", "jump", "peg")
+_SECONDS_PER_DAY = 86_400.0
+# Crypto trades every day of the year, so annualized figures scale by 365, not 252.
+_DAYS_PER_YEAR = 365.0
+# Keeps exp() finite and prices printable whatever parameters or start price are fed in.
+_MAX_DEVIATION = 50.0
+
+
+class Regime(enum.StrEnum):
+    """A market mood: a drift on log price (pegs ignore it) and a volatility multiplier."""
+
+    CALM = "calm"
+    BULL = "bull"
+    BEAR = "bear"
+    CRASH = "crash"
+
+    @property
+    def drift(self) -> float:
+        """Drift added to log price, per day."""
+        return _REGIME_SHAPES[self].drift
+
+    @property
+    def volatility_multiplier(self) -> float:
+        """Factor applied to the model's volatility."""
+        return _REGIME_SHAPES[self].volatility_multiplier
+
+
+class _RegimeShape(NamedTuple):
+    drift: float
+    volatility_multiplier: float
+
+
+# With the default reversion of 0.05/day a drift d settles log price d/0.05 away from the
+# reference: bull ~+22%, bear ~-18%; a crash heads for ~-80% but rarely lasts long enough.
+_REGIME_SHAPES: dict[Regime, _RegimeShape] = {
+    Regime.CALM: _RegimeShape(0.0, 1.0),
+    Regime.BULL: _RegimeShape(0.01, 1.2),
+    Regime.BEAR: _RegimeShape(-0.01, 1.3),
+    Regime.CRASH: _RegimeShape(-0.08, 2.5),
+}
+
+
+class ModelParams(msgspec.Struct, frozen=True):
+    """How one asset's price moves; rates are per day, volatility is annualized."""
+
+    kind: ModelKind
+    reference: int
+    volatility: float
+    reversion: float
+    jump_rate: float = 0.0
+    jump_sigma: float = 0.0
+    peg_band: float = 0.002
+
+    def __post_init__(self) -> None:
+        if self.reference < 1:
+            raise ValueError("reference must be at least 1e-8 USD")
+        rates = (self.volatility, self.reversion, self.jump_rate, self.jump_sigma)
+        if not all(math.isfinite(r) and r >= 0 for r in rates):
+            raise ValueError("volatility, reversion and jump parameters must be finite and >= 0")
+        if not 0 <= self.peg_band < 1:
+            raise ValueError("peg_band must be in [0, 1)")
+
+
+class ModelState(msgspec.Struct, frozen=True):
+    """Where a model is: the quoted price and its unrounded log distance from the reference."""
+
+    price: int
+    # Kept unrounded so cheap assets still move when a step is smaller than 1e-8 USD.
+    deviation: float
+
+
+class _ClassShape(NamedTuple):
+    volatility: float
+    jump_rate: float
+    jump_sigma: float
+
+
+_CLASSES: dict[str, _ClassShape] = {
+    "peg": _ClassShape(0.05, 0.02, 0.01),
+    "low": _ClassShape(0.45, 0.05, 0.04),
+    "medium": _ClassShape(0.70, 0.08, 0.06),
+    "high": _ClassShape(1.00, 0.10, 0.08),
+    "extreme": _ClassShape(1.50, 0.15, 0.12),
+}
+# A two-week half-life: prices wander for days yet stay anchored over a simulated month.
+_DRIFTING_REVERSION = 0.05
+# A peg recovers within the hour; with its tiny volatility that is ~4 bps of typical wobble.
+_PEG_REVERSION = 24.0
+
+
+def params_for(kind: str, volatility_class: str, reference: int) -> ModelParams:
+    """The parameters for a model kind, a volatility class and a reference price."""
+    model = next((k for k in _KINDS if k == kind), None)
+    if model is None:
+        raise ValueError(f"unknown model kind {kind!r}")
+    shape = _CLASSES.get(volatility_class)
+    if shape is None:
+        raise ValueError(f"unknown volatility class {volatility_class!r}")
+    if model == "peg":
+        # A peg's wobble is set by the peg, not by how volatile the catalogue calls the asset.
+        return ModelParams("peg", reference, _CLASSES["peg"].volatility, _PEG_REVERSION)
+    if model == "gbm":
+        return ModelParams("gbm", reference, shape.volatility, _DRIFTING_REVERSION)
+    return ModelParams(
+        "jump", reference, shape.volatility, _DRIFTING_REVERSION, shape.jump_rate, shape.jump_sigma
+    )
+
+
+def initial_state(params: ModelParams, price: int | None = None) -> ModelState:
+    """A state at ``price`` (the reference by default)."""
+    start = params.reference if price is None else price
+    if start < 1:
+        raise ValueError("price must be at least 1e-8 USD")
+    return ModelState(start, math.log(start / params.reference))
+
+
+def stream(master_seed: int, name: str) -> random.Random:
+    """An independent random stream for ``name``, the same in every process for a given seed."""
+    digest = hashlib.blake2b(f"{master_seed}:{name}".encode(), digest_size=32).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+def step(
+    params: ModelParams, state: ModelState, rng: random.Random, dt: float, regime: Regime
+) -> ModelState:
+    """The state ``dt`` seconds after ``state``."""
+    if not (math.isfinite(dt) and dt >= 0):
+        raise ValueError("dt must be finite and >= 0")
+    if dt == 0:
+        return state
+    days = dt / _SECONDS_PER_DAY
+    sigma = params.volatility * regime.volatility_multiplier / math.sqrt(_DAYS_PER_YEAR)
+    peg = params.kind == "peg"
+    drift = 0.0 if peg else regime.drift
+    deviation = _ou(state.deviation, params.reversion, drift, sigma, days, rng)
+    if params.kind == "jump":
+        deviation += _jumps(params, days, rng)
+    if peg:
+        floor, cap = math.log1p(-params.peg_band), math.log1p(params.peg_band)
+        deviation = min(max(deviation, floor), cap)
+    deviation = min(max(deviation, -_MAX_DEVIATION), _MAX_DEVIATION)
+    price = max(1, round(params.reference * math.exp(deviation)))
+    if peg:
+        # The float band edges can round one unit outside the band; the integer price must not.
+        low = math.ceil(params.reference * (1 - params.peg_band))
+        high = math.floor(params.reference * (1 + params.peg_band))
+        price = min(max(price, low), high)
+    return ModelState(price, deviation)
+
+
+def _decayed(rate: float, days: float) -> float:
+    """The integral of exp(-rate * s) for s in [0, days]."""
+    return days if rate == 0 else -math.expm1(-rate * days) / rate
+
+
+def _ou(
+    x: float, reversion: float, drift: float, sigma: float, days: float, rng: random.Random
+) -> float:
+    """Advance dx = (drift - reversion * x) dt + sigma dW exactly, so any dt is stable."""
+    keep = math.exp(-reversion * days)
+    variance = sigma * sigma * _decayed(2 * reversion, days)
+    return x * keep + drift * _decayed(reversion, days) + math.sqrt(variance) * rng.gauss(0.0, 1.0)
+
+
+def _jumps(params: ModelParams, days: float, rng: random.Random) -> float:
+    """The log-price jumps of a Poisson process over ``days``, each decayed since it struck."""
+    if params.jump_rate == 0:
+        return 0.0
+    total = 0.0
+    at = rng.expovariate(params.jump_rate)
+    while at < days:
+        total += rng.gauss(0.0, params.jump_sigma) * math.exp(-params.reversion * (days - at))
+        at += rng.expovariate(params.jump_rate)
+    return total
