@@ -1,0 +1,1 @@
+"""Benchmarks: load drivers run by hand against an already started local server."""
