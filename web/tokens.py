@@ -44,7 +44,11 @@ def verify(secret: str, token: str, now: float) -> Claims:
             token,
             secret,
             algorithms=[ALGORITHM],
-            options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub", "jti"]},
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "require": ["exp", "sub", "jti", "type"],
+            },
         )
         claims = msgspec.convert(payload, Claims)
     except (jwt.PyJWTError, msgspec.ValidationError):
