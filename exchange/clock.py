@@ -29,6 +29,10 @@ class Clock:
         """Seconds since the unix epoch on the exchange clock."""
         return self._offset + trio.current_time()
 
+    def at(self, trio_time: float) -> float:
+        """The exchange time (unix seconds) of a moment on trio's clock."""
+        return self._offset + trio_time
+
     def now_ms(self) -> int:
         """Milliseconds since the unix epoch on the exchange clock."""
         return int(self.now() * 1000)

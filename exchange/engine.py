@@ -21,9 +21,13 @@ from exchange.account import (
     serve_account,
 )
 from exchange.actor import Mailbox, open_mailbox
+from exchange.catalogue import load_catalogue
 from exchange.clock import Clock
-from exchange.errors import UnknownUser
+from exchange.errors import NotFound, UnknownUser
 from exchange.ledger import find_mismatches, list_entries
+from exchange.market import Market
+from exchange.pricefeed import FeedSettings, PriceFeed
+from exchange.pricemodel import Regime
 from exchange.settings import Settings
 from exchange.store import Store, Write
 from exchange.users import (
@@ -43,7 +47,9 @@ class Exchange:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or Clock(settings.start_epoch)
+        self.assets = load_catalogue(settings.catalogue or None)
         self._accounts: dict[str, Mailbox[Command]] = {}
+        self._feed: PriceFeed | None = None
         self._revoked: dict[str, int] = {}
         self._store: Store | None = None
         self._nursery: trio.Nursery | None = None
@@ -55,8 +61,14 @@ class Exchange:
         assert self._store is not None, "the exchange is not running"
         return self._store
 
+    @property
+    def feed(self) -> PriceFeed:
+        """The price feed; only valid while running."""
+        assert self._feed is not None, "the exchange is not running"
+        return self._feed
+
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Open the store and supervise every actor until cancelled."""
+        """Open the store, start the price feed and supervise every actor until cancelled."""
         self.clock.anchor()
         settings = self.settings
         self._store = Store(settings.db, settings.synchronous, settings.store_inbox_size)
@@ -76,8 +88,33 @@ class Exchange:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             await nursery.start(self._store.serve)
+            self._feed = PriceFeed(
+                self.assets,
+                self._store,
+                self.clock,
+                FeedSettings(
+                    seed=settings.seed,
+                    tick_interval=settings.tick_interval,
+                    history_days=settings.history_days,
+                    frames_held=settings.frames_held,
+                ),
+            )
+            await nursery.start(self._feed.serve)
             task_status.started()
             await trio.sleep_forever()
+
+    # Market data
+
+    def market(self, asset_id: str) -> Market:
+        """The market of an asset (case-insensitive); ``NotFound`` if not in the catalogue."""
+        market = self.feed.markets.get(asset_id.upper())
+        if market is None:
+            raise NotFound(f"Asset '{asset_id.upper()}' not found", "asset_not_found")
+        return market
+
+    def set_regime(self, regime: Regime) -> None:
+        """Switch the market regime from the next tick on."""
+        self.feed.set_regime(regime)
 
     # Accounts
 

@@ -44,6 +44,34 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at INTEGER NOT NULL
     ) STRICT;
     """,
+    # 2: market data: the price feed's state per asset and its candle history.
+    """
+    CREATE TABLE markets (
+        asset_id TEXT PRIMARY KEY,
+        price INTEGER NOT NULL,
+        deviation REAL NOT NULL,
+        ath INTEGER NOT NULL,
+        ath_date TEXT NOT NULL,
+        atl INTEGER NOT NULL,
+        atl_date TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    ) STRICT;
+    CREATE TABLE candles (
+        asset_id TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        open INTEGER NOT NULL,
+        high INTEGER NOT NULL,
+        low INTEGER NOT NULL,
+        close INTEGER NOT NULL,
+        PRIMARY KEY (asset_id, width, start)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE feed (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        regime TEXT NOT NULL
+    ) STRICT;
+    """,
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from exchange.money import CENTS
 
@@ -38,7 +38,11 @@ class Settings:
     account_inbox_size: int = 256
     store_inbox_size: int = 8192
     start_epoch: float | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    catalogue: str = ""
+    seed: int = 42
+    tick_interval: float = 1.0
+    history_days: int = 30
+    frames_held: int = 600
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -51,6 +55,10 @@ class Settings:
             "account_idle_seconds": env_float(
                 "EXCHANGE_ACCOUNT_IDLE_SECONDS", cls.account_idle_seconds
             ),
+            "catalogue": env_str("EXCHANGE_CATALOGUE", cls.catalogue),
+            "seed": env_int("EXCHANGE_SEED", cls.seed),
+            "tick_interval": env_float("EXCHANGE_TICK_INTERVAL", cls.tick_interval),
+            "history_days": env_int("EXCHANGE_HISTORY_DAYS", cls.history_days),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -22,7 +22,13 @@ PASSWORD = "Secret-Passw0rd"
 
 def engine_settings(tmp_path: Path, **overrides: object) -> Settings:
     """Engine settings on a fresh database file."""
-    values: dict[str, object] = {"db": str(tmp_path / "exchange.db"), "start_epoch": START_EPOCH}
+    values: dict[str, object] = {
+        "db": str(tmp_path / "exchange.db"),
+        "start_epoch": START_EPOCH,
+        # Most tests need prices but not history; long virtual sleeps stay cheap with slow ticks.
+        "history_days": 0,
+        "tick_interval": 60.0,
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

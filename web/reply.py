@@ -10,6 +10,11 @@ from quart import Response
 _encoder = msgspec.json.Encoder()
 
 
+def encode(body: Any) -> bytes:
+    """JSON bytes of a Struct or plain container."""
+    return _encoder.encode(body)
+
+
 def json_response(body: Any, status: int = 200) -> Response:
     """A JSON response; msgspec Structs and plain containers both encode."""
-    return Response(_encoder.encode(body), status=status, content_type="application/json")
+    return Response(encode(body), status=status, content_type="application/json")

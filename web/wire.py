@@ -144,3 +144,86 @@ class ErrorResponse(msgspec.Struct):
     detail: str | list[FieldErrorResponse]
     code: str
     request_id: str
+
+
+class AssetResponse(msgspec.Struct):
+    """A catalogue entry with its live market data (numbers, as the seed's clients expect)."""
+
+    asset_id: str
+    name: str
+    description: str
+    category: str
+    price_usd: float
+    is_active: bool
+    symbol: str
+    image: str
+    market_cap_rank: int
+    price_change_percentage_24h: float | None
+    market_cap: float | None
+    total_volume_24h: float | None
+
+
+class AssetListResponse(msgspec.Struct):
+    """A page of the catalogue, by market-cap rank."""
+
+    data: list[AssetResponse]
+    total_count: int
+    active_count: int
+
+
+class AssetDetail(msgspec.Struct):
+    """One asset with every market field."""
+
+    asset_id: str
+    name: str
+    description: str
+    category: str
+    price_usd: float
+    is_active: bool
+    symbol: str
+    image: str
+    market_cap_rank: int
+    price_change_percentage_24h: float | None
+    market_cap: float | None
+    total_volume_24h: float | None
+    availability_status: str
+    price_change_24h: float | None
+    price_change_percentage_7d: float | None
+    price_change_percentage_30d: float | None
+    high_24h: float | None
+    low_24h: float | None
+    circulating_supply: float | None
+    total_supply: float | None
+    max_supply: float | None
+    ath: float | None
+    ath_change_percentage: float | None
+    ath_date: str | None
+    atl: float | None
+    atl_change_percentage: float | None
+    atl_date: str | None
+    last_updated: str | None
+    sparkline_7d: list[float]
+
+
+class AssetDetailResponse(msgspec.Struct):
+    """One asset."""
+
+    data: AssetDetail
+
+
+class CandleResponse(msgspec.Struct):
+    """One OHLC candle; ``time`` is the start of its bucket."""
+
+    time: str
+    open: float
+    high: float
+    low: float
+    close: float
+
+
+class CandlesResponse(msgspec.Struct):
+    """Candles of one asset and width, oldest first; the last may still be open."""
+
+    asset_id: str
+    interval: str
+    data: list[CandleResponse]

@@ -1,0 +1,223 @@
+"""One asset's live market: its model, price, candle history, records and derived figures."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import msgspec
+
+from exchange.catalogue import Asset
+from exchange.money import PRICE_SCALE
+from exchange.pricemodel import (
+    ModelParams,
+    ModelState,
+    Regime,
+    initial_state,
+    params_for,
+    step,
+    walk,
+)
+from exchange.series import INTERVALS, Candle, Series
+
+DAY = 86_400
+# Back-history stages: (step seconds, until this long before the end, series fed).
+SYNTHESIS_STAGES = (
+    (3600.0, DAY, ("1h", "1d")),
+    (300.0, 6 * 3600, ("5m", "1h", "1d")),
+    (60.0, 0, ("1m", "5m", "1h", "1d")),
+)
+# How many candles of each width are kept in memory (and in the database).
+CAPACITY: dict[str, int] = {"1m": 1_500, "5m": 2_100, "1h": 750, "1d": 400}
+SPARKLINE_POINTS = 168
+# Share of market cap traded per day, by category; the rest trade at the default.
+TURNOVER = {"stablecoin": 0.20, "meme": 0.12, "exchange-token": 0.04}
+DEFAULT_TURNOVER = 0.05
+
+
+class SavedMarket(msgspec.Struct, frozen=True, array_like=True):
+    """The persisted part of a market: where the price is and its records."""
+
+    asset_id: str
+    price: int
+    deviation: float
+    ath: int
+    ath_date: str
+    atl: int
+    atl_date: str
+    updated_at: float
+
+
+class Stats(msgspec.Struct, frozen=True):
+    """The derived market data of one asset at one moment."""
+
+    price: int
+    change_24h: int | None
+    pct_24h: float | None
+    pct_7d: float | None
+    pct_30d: float | None
+    high_24h: int
+    low_24h: int
+    market_cap: float
+    volume_24h: float
+    ath: int
+    ath_date: str
+    atl: int
+    atl_date: str
+    sparkline_7d: list[int]
+    last_updated: float
+
+
+def iso_seconds(at: float) -> str:
+    """An ISO-8601 UTC timestamp ending in ``Z`` for unix seconds."""
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def percent(now: int, then: int | None) -> float | None:
+    """The change from ``then`` to ``now`` in percent, rounded to 4 places."""
+    if not then:
+        return None
+    return round((now - then) * 100 / then, 4)
+
+
+class Market:
+    """The live state of one asset; the price feed is its only writer."""
+
+    def __init__(self, asset: Asset, rng: random.Random) -> None:
+        self.asset = asset
+        self.params: ModelParams = params_for(asset.model, asset.volatility, asset.reference_price)
+        self.state: ModelState = initial_state(self.params)
+        self.rng = rng
+        self.series = {name: Series(INTERVALS[name], CAPACITY[name]) for name in INTERVALS}
+        self.ath, self.ath_date = asset.ath, f"{asset.ath_date}T00:00:00Z"
+        self.atl, self.atl_date = asset.atl, f"{asset.atl_date}T00:00:00Z"
+        self.updated_at = 0.0
+        self.active = asset.is_active
+        self._stats: Stats | None = None
+
+    @property
+    def price(self) -> int:
+        """The current price in 1e-8 USD."""
+        return self.state.price
+
+    def restore(self, saved: SavedMarket) -> None:
+        """Continue from a persisted state."""
+        self.state = ModelState(saved.price, saved.deviation)
+        self.ath, self.ath_date = saved.ath, saved.ath_date
+        self.atl, self.atl_date = saved.atl, saved.atl_date
+        self.updated_at = saved.updated_at
+        self._stats = None
+
+    def saved(self) -> SavedMarket:
+        """What is persisted to continue after a restart."""
+        return SavedMarket(
+            self.asset.asset_id,
+            self.price,
+            self.state.deviation,
+            self.ath,
+            self.ath_date,
+            self.atl,
+            self.atl_date,
+            self.updated_at,
+        )
+
+    def advance(
+        self, at: float, dt: float, regime: Regime, widths: tuple[str, ...]
+    ) -> list[tuple[str, Candle]]:
+        """Step the model by ``dt`` seconds to time ``at``; return the candles this closed."""
+        self.state = step(self.params, self.state, self.rng, dt, regime)
+        return self.record(at, self.state.price, widths)
+
+    def synthesize(self, start: float, end: float) -> None:
+        """Fill the history from ``start`` to ``end`` with ``self.rng``, coarse to fine.
+
+        Steps of an hour, then of five minutes for the last day, then of a minute for the last
+        six hours; each stage feeds only the series at least as wide as its step, so every
+        candle held is a real aggregate of the path.
+        """
+        self.record(start, self.price)
+        at = start
+        for dt, until, widths in SYNTHESIS_STAGES:
+            steps = int((end - until - at) // dt)
+            if steps <= 0:
+                continue
+            self.state, prices = walk(self.params, self.state, self.rng, dt, steps, Regime.CALM)
+            for name in widths:
+                self.series[name].record_path(at + dt, dt, prices)
+            at += dt * steps
+            self._note_records(max(prices), min(prices), at)
+        self.updated_at = end
+        self._stats = None
+
+    def _note_records(self, high: int, low: int, at: float) -> None:
+        if high > self.ath:
+            self.ath, self.ath_date = high, iso_seconds(at)
+        if low < self.atl:
+            self.atl, self.atl_date = low, iso_seconds(at)
+
+    def record(
+        self, at: float, price: int, widths: tuple[str, ...] = tuple(INTERVALS)
+    ) -> list[tuple[str, Candle]]:
+        """Record a price at time ``at`` into the named series and the all-time records."""
+        closed = []
+        for name in widths:
+            candle = self.series[name].record(at, price)
+            if candle is not None:
+                closed.append((name, candle))
+        self._note_records(price, price, at)
+        self.updated_at = at
+        self._stats = None
+        return closed
+
+    def stats(self) -> Stats:
+        """Derived figures, computed once per price change."""
+        if self._stats is None:
+            self._stats = self._compute()
+        return self._stats
+
+    def _compute(self) -> Stats:
+        now = self.updated_at
+        price = self.price
+        fine = self.series["5m"]
+        hourly = self.series["1h"]
+        day_ago = fine.close_at(now - DAY)
+        if day_ago is None:
+            day_ago = hourly.close_at(now - DAY)
+        span = fine.range_since(fine.bucket(now - DAY) + fine.width) or hourly.range_since(
+            now - DAY
+        )
+        high, low = (max(price, span[0]), min(price, span[1])) if span else (price, price)
+        pct_24h = percent(price, day_ago)
+        supply = float(self.asset.circulating_supply)
+        market_cap = round(price / PRICE_SCALE * supply, 2)
+        turnover = TURNOVER.get(self.asset.category, DEFAULT_TURNOVER)
+        # Busier on big moves, as real markets are.
+        activity = 1.0 + min(abs(pct_24h or 0.0) / 10.0, 3.0)
+        sparkline = hourly.closes_since(now - 7 * DAY)[-SPARKLINE_POINTS:]
+        return Stats(
+            price=price,
+            change_24h=None if day_ago is None else price - day_ago,
+            pct_24h=pct_24h,
+            pct_7d=percent(price, hourly.close_at(now - 7 * DAY)),
+            pct_30d=percent(price, hourly.close_at(now - 30 * DAY)),
+            high_24h=high,
+            low_24h=low,
+            market_cap=market_cap,
+            volume_24h=round(market_cap * turnover * activity, 2),
+            ath=self.ath,
+            ath_date=self.ath_date,
+            atl=self.atl,
+            atl_date=self.atl_date,
+            sparkline_7d=sparkline or [price],
+            last_updated=now,
+        )
+
+
+def ath_change(stats: Stats) -> float | None:
+    """How far the price is below its all-time high, in percent."""
+    return percent(stats.price, stats.ath)
+
+
+def atl_change(stats: Stats) -> float | None:
+    """How far the price is above its all-time low, in percent."""
+    return percent(stats.price, stats.atl)

@@ -1,0 +1,287 @@
+"""The price feed actor: ticks every asset on the exchange clock and fans frames out.
+
+It owns every ``Market``. Each tick steps all assets (each with its own seeded stream, so the
+path does not depend on task order), records candles, keeps the recent frames for resuming
+subscribers, and offers the frame to every subscriber without waiting: a subscriber whose
+bounded buffer is full is dropped and told why. Closed candles and the markets' state are
+persisted through the store; at first start 30 days of history are synthesized from the same
+seeded models.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import trio
+
+from exchange.actor import Reply
+from exchange.catalogue import Asset
+from exchange.clock import Clock
+from exchange.market import CAPACITY, DAY, Market, SavedMarket
+from exchange.pricemodel import Regime, stream
+from exchange.series import INTERVALS
+from exchange.store import Statement, Store, Write
+
+ALL_WIDTHS = tuple(INTERVALS)
+SLOW_CONSUMER = "slow consumer: fell behind the price stream"
+
+_SAVE_MARKET = (
+    "INSERT OR REPLACE INTO markets (asset_id, price, deviation, ath, ath_date, atl, atl_date, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SAVE_CANDLE = (
+    "INSERT OR REPLACE INTO candles (asset_id, width, start, open, high, low, close) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class Frame:
+    """One tick: its sequence number, exchange time and the prices that changed.
+
+    ``encoded`` caches wire encodings so that each is made once and shared by every client.
+    """
+
+    __slots__ = ("encoded", "prices", "seq", "time")
+
+    def __init__(self, seq: int, time: float, prices: dict[str, int]) -> None:
+        self.seq = seq
+        self.time = time
+        self.prices = prices
+        self.encoded: dict[object, bytes] = {}
+
+
+class Subscription:
+    """A subscriber's bounded buffer of frames; ``dropped`` says why the feed let go of it."""
+
+    __slots__ = ("_send", "dropped", "frames")
+
+    def __init__(self, size: int) -> None:
+        self._send, self.frames = trio.open_memory_channel[Frame](size)
+        self.dropped: str | None = None
+
+    def offer(self, frame: Frame) -> bool:
+        """Queue a frame without waiting; False once the subscriber is gone or too slow."""
+        try:
+            self._send.send_nowait(frame)
+        except trio.WouldBlock:
+            self.dropped = SLOW_CONSUMER
+            self._send.close()
+            return False
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+        return True
+
+    def close(self) -> None:
+        """Stop receiving frames."""
+        self._send.close()
+        self.frames.close()
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    """How the feed runs."""
+
+    seed: int = 42
+    tick_interval: float = 1.0
+    history_days: int = 30
+    frames_held: int = 600
+
+
+class PriceFeed:
+    """Owner of every asset's market state."""
+
+    def __init__(
+        self, assets: Iterable[Asset], store: Store, clock: Clock, settings: FeedSettings
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.markets: dict[str, Market] = {
+            asset.asset_id: Market(asset, stream(settings.seed, asset.asset_id)) for asset in assets
+        }
+        self.seq = 0
+        self.regime = Regime.CALM
+        self.ticked_at = 0.0
+        self._frames: deque[Frame] = deque(maxlen=settings.frames_held)
+        self._subscriptions: set[Subscription] = set()
+        self._pending: list[Statement] = []
+        self._pruned_hour = -1
+        self.stats_ticks = 0
+        self.stats_dropped = 0
+
+    # Start-up
+
+    def load(self) -> None:
+        """Continue from the database, or synthesize the back-history on first start."""
+        saved = {
+            row[0]: SavedMarket(*row)
+            for row in self.store.read(
+                "SELECT asset_id, price, deviation, ath, ath_date, atl, atl_date, updated_at "
+                "FROM markets"
+            )
+        }
+        feed = self.store.read_one("SELECT seq, regime FROM feed WHERE id = 1")
+        if feed is not None:
+            self.seq, self.regime = int(feed[0]), Regime(feed[1])
+        self._load_candles()
+        fresh = []
+        for asset_id, market in self.markets.items():
+            if asset_id in saved:
+                market.restore(saved[asset_id])
+                # A restart draws new numbers rather than replaying the first run's.
+                market.rng = stream(self.settings.seed, f"{asset_id}@{self.seq}")
+            else:
+                fresh.append(market)
+        if fresh:
+            self._synthesize(fresh, self.clock.now())
+        self.ticked_at = self.clock.now()
+
+    def _load_candles(self) -> None:
+        for market in self.markets.values():
+            for series in market.series.values():
+                series.load(
+                    self.store.read(
+                        "SELECT start, open, high, low, close FROM candles "
+                        "WHERE asset_id = ? AND width = ? ORDER BY start",
+                        (market.asset.asset_id, series.width),
+                    )
+                )
+
+    def _synthesize(self, markets: list[Market], now: float) -> None:
+        days = self.settings.history_days
+        for market in markets:
+            live_rng = market.rng
+            market.rng = stream(self.settings.seed, f"{market.asset.asset_id}:history")
+            market.synthesize(now - days * DAY, now)
+            market.rng = live_rng
+        self.store.bulk_now(
+            _SAVE_CANDLE,
+            [
+                (m.asset.asset_id, m.series[name].width, *row)
+                for m in markets
+                for name in ALL_WIDTHS
+                for row in m.series[name].rows()
+            ],
+        )
+        self.store.bulk_now(_SAVE_MARKET, [_row(m.saved()) for m in markets])
+
+    # Running
+
+    async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Tick every ``tick_interval`` seconds of the exchange clock until cancelled."""
+        self.load()
+        task_status.started()
+        interval = self.settings.tick_interval
+        next_at = trio.current_time()
+        while True:
+            next_at += interval
+            await trio.sleep_until(next_at)
+            frame = self.tick(self.clock.at(next_at), interval)
+            self.publish(frame)
+            if self._pending:
+                statements, self._pending = self._pending, []
+                # Nobody waits for this answer: the feed goes on ticking while it commits.
+                await self.store.submit(Write(statements), Reply())
+
+    def tick(self, at: float, dt: float) -> Frame:
+        """Step every market by ``dt`` seconds to time ``at`` and return the frame."""
+        self.seq += 1
+        self.stats_ticks += 1
+        changed: dict[str, int] = {}
+        minute_closed = False
+        for asset_id, market in self.markets.items():
+            if not market.active:
+                continue
+            before = market.price
+            closed = market.advance(at, dt, self.regime, ALL_WIDTHS)
+            if market.price != before:
+                changed[asset_id] = market.price
+            for name, candle in closed:
+                minute_closed = minute_closed or name == "1m"
+                self._pending.append((_SAVE_CANDLE, (asset_id, INTERVALS[name], *candle)))
+        if minute_closed:
+            self._save_state(at)
+        self.ticked_at = at
+        frame = Frame(self.seq, at, changed)
+        self._frames.append(frame)
+        return frame
+
+    def _save_state(self, at: float) -> None:
+        for market in self.markets.values():
+            self._pending.append((_SAVE_MARKET, _row(market.saved())))
+        self._pending.append(
+            (
+                "INSERT OR REPLACE INTO feed (id, seq, regime) VALUES (1, ?, ?)",
+                (self.seq, self.regime.value),
+            )
+        )
+        hour = int(at) // 3600
+        if hour != self._pruned_hour:
+            # Once an hour, forget candles older than what memory keeps.
+            self._pruned_hour = hour
+            for name, seconds in INTERVALS.items():
+                oldest = int(at) - seconds * CAPACITY[name]
+                self._pending.append(
+                    ("DELETE FROM candles WHERE width = ? AND start < ?", (seconds, oldest))
+                )
+
+    def publish(self, frame: Frame) -> None:
+        """Offer a frame to every subscriber; never waits."""
+        for subscription in list(self._subscriptions):
+            if not subscription.offer(frame):
+                self._subscriptions.discard(subscription)
+                if subscription.dropped:
+                    self.stats_dropped += 1
+
+    # Subscribers
+
+    def subscribe(self, size: int) -> Subscription:
+        """A new subscription to every following frame."""
+        subscription = Subscription(size)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop sending to a subscription."""
+        self._subscriptions.discard(subscription)
+        subscription.close()
+
+    def subscribers(self) -> int:
+        """How many subscriptions are live."""
+        return len(self._subscriptions)
+
+    def frames_since(self, seq: int) -> list[Frame] | None:
+        """The held frames after ``seq``, or None when some of them are no longer held."""
+        if seq > self.seq or seq < 0:
+            return None
+        if seq == self.seq:
+            return []
+        if not self._frames or self._frames[0].seq > seq + 1:
+            return None
+        return [frame for frame in self._frames if frame.seq > seq]
+
+    def snapshot(self) -> Frame:
+        """Every active asset's current price, as of the latest tick."""
+        prices = {asset_id: m.price for asset_id, m in self.markets.items() if m.active}
+        return Frame(self.seq, self.ticked_at, prices)
+
+    # Control
+
+    def set_regime(self, regime: Regime) -> None:
+        """Switch the market regime from the next tick on."""
+        self.regime = regime
+
+
+def _row(saved: SavedMarket) -> tuple[object, ...]:
+    return (
+        saved.asset_id,
+        saved.price,
+        saved.deviation,
+        saved.ath,
+        saved.ath_date,
+        saved.atl,
+        saved.atl_date,
+        saved.updated_at,
+    )

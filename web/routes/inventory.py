@@ -1,0 +1,173 @@
+"""Catalogue routes (public): the asset list, one asset, its candles and its badge image."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from html import escape
+
+from quart import Blueprint, Response, request
+from quart_schema import document_response
+
+from exchange.market import Market, ath_change, atl_change, iso_seconds
+from exchange.money import price_to_float
+from exchange.series import INTERVALS
+from web.errors import field_error, invalid
+from web.query import choice_param, int_param
+from web.reply import encode, json_response
+from web.state import app_state
+from web.wire import (
+    AssetDetail,
+    AssetDetailResponse,
+    AssetListResponse,
+    AssetResponse,
+    CandleResponse,
+    CandlesResponse,
+)
+
+blueprint = Blueprint("inventory", __name__, url_prefix="/api/v1/inventory")
+
+ASSET_ID = re.compile(r"[A-Za-z0-9]{1,10}")
+TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+# Encoded list pages of the latest tick: every client asking between two ticks gets the same bytes.
+_list_cache: dict[tuple[int, bool, int], bytes] = {}
+
+
+def valid_asset_id(asset_id: str) -> str:
+    """The upper-cased id, or a 422 naming the path parameter (checked before any lookup)."""
+    if not ASSET_ID.fullmatch(asset_id):
+        message = "Asset id must be 1-10 letters or digits"
+        raise invalid([field_error(["path", "asset_id"], message, "string_pattern_mismatch")])
+    return asset_id.upper()
+
+
+def _bool_param(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    value = TRUE_WORDS.get(raw.lower())
+    if value is None:
+        raise invalid([field_error(["query", name], "Must be true or false", "bool_parsing")])
+    return value
+
+
+def image_url(asset_id: str) -> str:
+    """Where the exchange serves an asset's badge."""
+    return f"/api/v1/inventory/assets/{asset_id}/image.svg"
+
+
+def asset_summary(market: Market) -> AssetResponse:
+    """The list fields of one asset."""
+    asset, stats = market.asset, market.stats()
+    return AssetResponse(
+        asset_id=asset.asset_id,
+        name=asset.name,
+        description=asset.description,
+        category=asset.category,
+        price_usd=price_to_float(stats.price),
+        is_active=market.active,
+        symbol=asset.asset_id.lower(),
+        image=image_url(asset.asset_id),
+        market_cap_rank=asset.market_cap_rank,
+        price_change_percentage_24h=stats.pct_24h,
+        market_cap=stats.market_cap,
+        total_volume_24h=stats.volume_24h,
+    )
+
+
+def asset_detail(market: Market) -> AssetDetail:
+    """Every field of one asset."""
+    summary = asset_summary(market)
+    asset, stats = market.asset, market.stats()
+    return AssetDetail(
+        **{name: getattr(summary, name) for name in summary.__struct_fields__},
+        availability_status="available" if market.active else "unavailable",
+        price_change_24h=None if stats.change_24h is None else price_to_float(stats.change_24h),
+        price_change_percentage_7d=stats.pct_7d,
+        price_change_percentage_30d=stats.pct_30d,
+        high_24h=price_to_float(stats.high_24h),
+        low_24h=price_to_float(stats.low_24h),
+        circulating_supply=float(asset.circulating_supply),
+        total_supply=float(asset.total_supply),
+        max_supply=None if asset.max_supply is None else float(asset.max_supply),
+        ath=price_to_float(stats.ath),
+        ath_change_percentage=ath_change(stats),
+        ath_date=stats.ath_date,
+        atl=price_to_float(stats.atl),
+        atl_change_percentage=atl_change(stats),
+        atl_date=stats.atl_date,
+        last_updated=iso_seconds(stats.last_updated) if stats.last_updated else None,
+        sparkline_7d=[price_to_float(price) for price in stats.sparkline_7d],
+    )
+
+
+@blueprint.get("/assets")
+@document_response(AssetListResponse)
+async def list_assets() -> Response:
+    """The catalogue by market-cap rank; unknown query parameters are ignored."""
+    active_only = _bool_param("active_only", True)
+    limit = int_param("limit", 50, 1, 250)
+    feed = app_state().exchange.feed
+    key = (feed.seq, active_only, limit)
+    body = _list_cache.get(key)
+    if body is None:
+        markets = list(feed.markets.values())
+        active = [m for m in markets if m.active]
+        chosen = active if active_only else markets
+        page = AssetListResponse(
+            data=[asset_summary(m) for m in chosen[:limit]],
+            total_count=len(markets),
+            active_count=len(active),
+        )
+        if _list_cache and next(iter(_list_cache))[0] != feed.seq:
+            _list_cache.clear()
+        body = encode(page)
+        _list_cache[key] = body
+    return Response(body, content_type="application/json")
+
+
+@blueprint.get("/assets/<asset_id>")
+@document_response(AssetDetailResponse)
+async def get_asset(asset_id: str) -> Response:
+    """One asset with every market field; 422 for a malformed id, 404 for an unknown one."""
+    market = app_state().exchange.market(valid_asset_id(asset_id))
+    return json_response(AssetDetailResponse(asset_detail(market)))
+
+
+@blueprint.get("/assets/<asset_id>/candles")
+@document_response(CandlesResponse)
+async def get_candles(asset_id: str) -> Response:
+    """OHLC candles, oldest first: ``interval`` 1m, 5m, 1h or 1d; ``limit`` 1-1000."""
+    market = app_state().exchange.market(valid_asset_id(asset_id))
+    interval = choice_param("interval", tuple(INTERVALS)) or "1h"
+    limit = int_param("limit", 100, 1, 1000)
+    candles = [
+        CandleResponse(
+            time=iso_seconds(c.start),
+            open=price_to_float(c.open),
+            high=price_to_float(c.high),
+            low=price_to_float(c.low),
+            close=price_to_float(c.close),
+        )
+        for c in market.series[interval].latest(limit)
+    ]
+    return json_response(CandlesResponse(market.asset.asset_id, interval, candles))
+
+
+@blueprint.get("/assets/<asset_id>/image.svg")
+async def get_image(asset_id: str) -> Response:
+    """A badge for the asset, drawn here since nothing outside is reachable."""
+    market = app_state().exchange.market(valid_asset_id(asset_id))
+    symbol = market.asset.asset_id
+    hue = int.from_bytes(hashlib.sha256(symbol.encode()).digest()[:2], "big") % 360
+    size = 22 if len(symbol) <= 3 else max(10, 66 // len(symbol))
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">'
+        f'<circle cx="32" cy="32" r="31" fill="hsl({hue},62%,42%)"/>'
+        f'<text x="32" y="32" dy=".35em" text-anchor="middle" font-family="sans-serif" '
+        f'font-weight="bold" font-size="{size}" fill="#fff">{escape(symbol)}</text></svg>'
+    )
+    response = Response(svg, content_type="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
