@@ -15,7 +15,7 @@ from exchange.engine import Exchange
 from exchange.errors import DomainError, Overloaded
 from web.errors import ApiError, error_response
 from web.openapi import WireOpenAPIProvider
-from web.routes import balance, inventory, service, users
+from web.routes import balance, inventory, prices, service, users
 from web.settings import VERSION, WebSettings
 from web.state import AppState
 
@@ -55,7 +55,7 @@ def create_app(exchange: Exchange, settings: WebSettings) -> QuartTrio:
         openapi_provider_class=WireOpenAPIProvider,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
     )
-    for module in (service, users, balance, inventory):
+    for module in (service, users, balance, inventory, prices):
         app.register_blueprint(module.blueprint)
 
     @app.before_request
