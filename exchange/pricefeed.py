@@ -26,6 +26,7 @@ from exchange.store import Statement, Store, Write
 
 ALL_WIDTHS = tuple(INTERVALS)
 SLOW_CONSUMER = "slow consumer: fell behind the price stream"
+SHUTTING_DOWN = "the exchange is shutting down"
 
 _SAVE_MARKET = (
     "INSERT OR REPLACE INTO markets (asset_id, price, deviation, ath, ath_date, atl, atl_date, "
@@ -66,12 +67,16 @@ class Subscription:
         try:
             self._send.send_nowait(frame)
         except trio.WouldBlock:
-            self.dropped = SLOW_CONSUMER
-            self._send.close()
+            self.end(SLOW_CONSUMER)
             return False
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return False
         return True
+
+    def end(self, reason: str) -> None:
+        """Send no more frames; the subscriber reads what is queued, then learns ``reason``."""
+        self.dropped = reason
+        self._send.close()
 
     def close(self) -> None:
         """Stop receiving frames."""
@@ -247,6 +252,12 @@ class PriceFeed:
         """Stop sending to a subscription."""
         self._subscriptions.discard(subscription)
         subscription.close()
+
+    def close_subscriptions(self) -> None:
+        """End every subscription (the exchange is stopping); each learns why."""
+        for subscription in self._subscriptions:
+            subscription.end(SHUTTING_DOWN)
+        self._subscriptions.clear()
 
     def subscribers(self) -> int:
         """How many subscriptions are live."""

@@ -19,6 +19,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
+from exchange.catalogue import CatalogueError
 from exchange.engine import Exchange
 from exchange.ledger import find_mismatches
 from exchange.settings import Settings, env_str
@@ -32,34 +33,40 @@ async def _serve_http(
     app: object,
     config: Config,
     signals: trio.abc.ReceiveChannel[int],
+    exchange: Exchange,
     task_status: trio.TaskStatus[list[str]],
 ) -> None:
     async def on_signal() -> None:
         async for signum in signals:
             log.info("received %s: finishing in-flight requests", signal.Signals(signum).name)
+            # Streams never finish by themselves: end them so the graceful shutdown can.
+            exchange.feed.close_subscriptions()
             return
 
     await hypercorn_serve(app, config, shutdown_trigger=on_signal, task_status=task_status)  # type: ignore[arg-type]
 
 
-async def serve(settings: Settings, web: WebSettings) -> None:
+async def serve(exchange: Exchange, web: WebSettings) -> None:
     """Run the exchange and serve HTTP until SIGINT or SIGTERM, then shut down cleanly."""
     config = Config()
     config.bind = [f"{web.host}:{web.port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 10.0
+    # No server-initiated websocket pings: hypercorn's ping task would hold a graceful shutdown
+    # open for its whole timeout. Ticks flow every interval, and clients may ping either way.
+    config.websocket_ping_interval = None
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            exchange = Exchange(settings)
             await nursery.start(exchange.run)
             app = create_app(exchange, web)
             # The HTTP server returns once in-flight requests are done; then the engine stops
             # and the store closes the database.
             async with trio.open_nursery() as http:
-                binds = await http.start(_serve_http, app, config, signals)
+                binds = await http.start(_serve_http, app, config, signals, exchange)
                 print(
-                    f"Exchange serving on {', '.join(binds)} (database: {settings.db})", flush=True
+                    f"Exchange serving on {', '.join(binds)} (database: {exchange.settings.db})",
+                    flush=True,
                 )
             nursery.cancel_scope.cancel()
 
@@ -104,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="listen port (EXCHANGE_PORT, default 8080)")
     run.add_argument("--db", help="database path or :memory: (EXCHANGE_DB, default exchange.db)")
     run.add_argument("--log-level", help="log level (EXCHANGE_LOG_LEVEL, default INFO)")
+    run.add_argument("--seed", type=int, help="master seed of the price paths (EXCHANGE_SEED, 42)")
+    run.add_argument(
+        "--tick-interval",
+        type=float,
+        help="seconds between price ticks (EXCHANGE_TICK_INTERVAL, 1.0)",
+    )
     check = commands.add_parser("verify", help="check every balance against its ledger")
     check.add_argument("--db", help="database path (EXCHANGE_DB, default exchange.db)")
     return parser
@@ -117,11 +130,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return verify(db)
     level = (args.log_level or env_str("EXCHANGE_LOG_LEVEL", "INFO")).upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env(db=db)
+    settings = Settings.from_env(db=db, seed=args.seed, tick_interval=args.tick_interval)
     web = web_settings_from_env(db, args.host, args.port)
+    try:
+        exchange = Exchange(settings)
+    except CatalogueError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
     tune_gc()
     with contextlib.suppress(KeyboardInterrupt):
-        trio.run(serve, settings, web)
+        trio.run(serve, exchange, web)
     print("Exchange stopped.", flush=True)
     return 0
 

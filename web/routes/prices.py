@@ -3,7 +3,7 @@
 Clients may narrow with ``{"action": "subscribe", "symbols": [...]}`` (``["*"]`` for all again),
 ask ``{"action": "ping"}``, and resume with ``?since=<seq>`` while the frames are still held.
 A client that falls behind its bounded buffer, or does not take a frame within the send
-deadline, is closed with code 4008.
+deadline, is closed with code 4008; when the exchange stops, clients are closed with 1001.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import msgspec
 import trio
 from quart import Blueprint, websocket
 
-from exchange.pricefeed import PriceFeed, Subscription
+from exchange.pricefeed import SHUTTING_DOWN, PriceFeed, Subscription
 from web.state import app_state
 from web.streams import encode_frame, merge_frames, message
 
 blueprint = Blueprint("prices", __name__)
 
 SLOW_CLOSE_CODE = 4008
+GOING_AWAY_CODE = 1001
 BUFFER_FRAMES = 32
 SEND_DEADLINE_SECONDS = 5.0
 MAX_MESSAGE_BYTES = 4096
@@ -154,7 +155,8 @@ async def prices() -> None:
             await client.forward()
             nursery.cancel_scope.cancel()
         if subscription.dropped:
-            await websocket.close(SLOW_CLOSE_CODE, subscription.dropped)
+            code = GOING_AWAY_CODE if subscription.dropped == SHUTTING_DOWN else SLOW_CLOSE_CODE
+            await websocket.close(code, subscription.dropped)
     except SlowClient as exc:
         await websocket.close(SLOW_CLOSE_CODE, f"slow consumer: {exc}")
     finally:
