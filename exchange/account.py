@@ -1,49 +1,29 @@
-"""The account actor: the one writer of a user's cash, ledger and daily totals.
+"""The account actor: the one writer of a user's cash, holdings, orders and ledgers.
 
-Domain logic is synchronous and pure: ``decide_*`` checks a command against the state and
-returns the ledger entry to write (or raises a rejection); ``apply`` changes the state. The
-actor persists through the store, applies, and hands the caller's reply to the store, which
-answers after the commit; meanwhile the actor takes its next command.
+Domain logic is synchronous and pure (``exchange.cash``, ``exchange.trading``): it checks a
+command against the state, then applies its moves through a ``Change``. The actor hands the
+change's SQL and the caller's reply to the store, which answers after the commit (and then
+publishes the account's events); meanwhile the actor takes its next command.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
 import trio
 
+from exchange import cash, trading
 from exchange.actor import Envelope, Reply
-from exchange.clock import Clock, day_of_ms
-from exchange.errors import DailyLimitExceeded, DomainError, InsufficientFunds, Rejected
-from exchange.money import format_usd
-from exchange.store import Statement, Store, Write
-
-DEPOSIT_TYPES = ("deposit", "red_pocket")
-WITHDRAW_TYPES = ("withdraw",)
-
-
-class Entry(msgspec.Struct, frozen=True):
-    """One cash ledger row."""
-
-    transaction_id: str
-    username: str
-    transaction_type: str
-    amount: int
-    balance_after: int
-    status: str
-    description: str
-    reference_id: str | None
-    created_at: int
-
-
-class Balance(msgspec.Struct, frozen=True):
-    """A snapshot of an account's cash."""
-
-    cash: int
-    updated_at: int
+from exchange.cash import Limits
+from exchange.change import Change, Event
+from exchange.clock import Clock
+from exchange.errors import Conflict, DomainError, NotFound, NotPending
+from exchange.orders import Order, OrderRequest
+from exchange.state import AccountState, Balance, Holding, load_orders
+from exchange.store import Store, Write
+from exchange.trading import Quote, Rules
 
 
 class Deposit(msgspec.Struct, frozen=True):
@@ -53,7 +33,7 @@ class Deposit(msgspec.Struct, frozen=True):
 
 
 class Withdraw(msgspec.Struct, frozen=True):
-    """Take cash out, within the balance and the daily withdrawal limit."""
+    """Take cash out, within the available balance and the daily withdrawal limit."""
 
     amount: int
 
@@ -62,159 +42,123 @@ class GetBalance(msgspec.Struct, frozen=True):
     """Read the cash balance."""
 
 
-Command = Deposit | Withdraw | GetBalance
+class GetHoldings(msgspec.Struct, frozen=True):
+    """Read cash and holdings together (one consistent snapshot)."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Per-day caps in cents."""
+class PlaceOrder(msgspec.Struct, frozen=True):
+    """A new order."""
 
-    deposit: int
-    withdraw: int
+    request: OrderRequest
 
 
-@dataclass
-class AccountState:
-    """Everything one user's actor owns."""
+class CancelOrder(msgspec.Struct, frozen=True):
+    """Cancel an open order."""
 
-    username: str
+    order_id: str
+
+
+class OrderEvent(msgspec.Struct, frozen=True):
+    """A tick fired a resting order: ``kind`` is fill, trigger or expire."""
+
+    kind: str
+    order_id: str
+    seq: int
+    price: int
+
+
+Command = Deposit | Withdraw | GetBalance | GetHoldings | PlaceOrder | CancelOrder | OrderEvent
+
+
+class Portfolio(msgspec.Struct, frozen=True):
+    """Cash and holdings at one moment."""
+
     cash: int
+    reserved: int
+    holdings: list[Holding]
     updated_at: int
-    day: int
-    deposited: int
-    withdrawn: int
-
-    def roll(self, day: int) -> None:
-        """Start a new UTC day's totals when the day changes."""
-        if day != self.day:
-            self.day = day
-            self.deposited = 0
-            self.withdrawn = 0
-
-
-def load_account(store: Store, username: str, now_ms: int) -> AccountState | None:
-    """Read an account and today's totals from the ledger; None if no such user."""
-    row = store.read_one("SELECT cash, updated_at FROM accounts WHERE username = ?", (username,))
-    if row is None:
-        return None
-    day = day_of_ms(now_ms)
-    day_start = day * 86_400_000
-    totals = dict(
-        store.read(
-            "SELECT transaction_type, SUM(amount) FROM transactions "
-            "WHERE username = ? AND created_at >= ? GROUP BY transaction_type",
-            (username, day_start),
-        )
-    )
-    deposited = sum(int(totals.get(kind) or 0) for kind in DEPOSIT_TYPES)
-    withdrawn = -sum(int(totals.get(kind) or 0) for kind in WITHDRAW_TYPES)
-    return AccountState(username, int(row[0]), int(row[1]), day, deposited, withdrawn)
-
-
-def _limit_message(what: str, limit: int, used: int, requested: int) -> str:
-    return (
-        f"Daily {what} limit exceeded: limit ${format_usd(limit)}, "
-        f"used today ${format_usd(used)}, requested ${format_usd(requested)}"
-    )
-
-
-def new_entry(state: AccountState, kind: str, amount: int, now_ms: int, description: str) -> Entry:
-    """A completed ledger entry moving ``amount`` (signed) through the account."""
-    return Entry(
-        transaction_id=uuid.uuid4().hex,
-        username=state.username,
-        transaction_type=kind,
-        amount=amount,
-        balance_after=state.cash + amount,
-        status="completed",
-        description=description,
-        reference_id=None,
-        created_at=now_ms,
-    )
-
-
-def decide_deposit(state: AccountState, amount: int, now_ms: int, limits: Limits) -> Entry:
-    """Check a deposit against today's limit and build its ledger entry."""
-    state.roll(day_of_ms(now_ms))
-    if amount <= 0:
-        raise Rejected("Amount must be positive", "invalid_amount")
-    if state.deposited + amount > limits.deposit:
-        raise DailyLimitExceeded(_limit_message("deposit", limits.deposit, state.deposited, amount))
-    return new_entry(state, "deposit", amount, now_ms, f"Deposit of ${format_usd(amount)}")
-
-
-def decide_withdraw(state: AccountState, amount: int, now_ms: int, limits: Limits) -> Entry:
-    """Check a withdrawal against the balance and today's limit and build its ledger entry."""
-    state.roll(day_of_ms(now_ms))
-    if amount <= 0:
-        raise Rejected("Amount must be positive", "invalid_amount")
-    if amount > state.cash:
-        raise InsufficientFunds(
-            f"Insufficient funds: balance ${format_usd(state.cash)}, "
-            f"requested ${format_usd(amount)}"
-        )
-    if state.withdrawn + amount > limits.withdraw:
-        raise DailyLimitExceeded(
-            _limit_message("withdrawal", limits.withdraw, state.withdrawn, amount)
-        )
-    return new_entry(state, "withdraw", -amount, now_ms, f"Withdrawal of ${format_usd(amount)}")
-
-
-def apply(state: AccountState, entry: Entry) -> None:
-    """Apply a ledger entry to the state."""
-    state.roll(day_of_ms(entry.created_at))
-    state.cash = entry.balance_after
-    state.updated_at = entry.created_at
-    if entry.transaction_type in DEPOSIT_TYPES:
-        state.deposited += entry.amount
-    elif entry.transaction_type in WITHDRAW_TYPES:
-        state.withdrawn -= entry.amount
-
-
-def entry_statements(entry: Entry) -> list[Statement]:
-    """The SQL that records an entry and the account's new balance, in one transaction."""
-    return [
-        (
-            "INSERT INTO transactions (transaction_id, username, transaction_type, amount, "
-            "balance_after, status, description, reference_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.transaction_id,
-                entry.username,
-                entry.transaction_type,
-                entry.amount,
-                entry.balance_after,
-                entry.status,
-                entry.description,
-                entry.reference_id,
-                entry.created_at,
-            ),
-        ),
-        (
-            "UPDATE accounts SET cash = ?, updated_at = ? WHERE username = ?",
-            (entry.balance_after, entry.created_at, entry.username),
-        ),
-    ]
 
 
 @dataclass
 class AccountContext:
-    """What every account actor shares: the store, the clock, the limits, and how to retire."""
+    """What every account actor shares."""
 
     store: Store
     clock: Clock
     limits: Limits
+    rules: Rules
     idle_seconds: float
+    quote: Callable[[str], Quote]
+    arm: Callable[[Order], None]
+    disarm: Callable[[str], None]
+    publish: Callable[[list[Event]], None]
     retire: Callable[[str], None]
 
 
-def decide(state: AccountState, command: Command, now_ms: int, limits: Limits) -> Entry | None:
-    """The ledger entry a command makes, None for reads; raises a rejection."""
+def decide(change: Change, command: Command, ctx: AccountContext) -> object:
+    """Check a command and apply it to the change; raises a rejection before any move."""
+    state = change.state
     if isinstance(command, Deposit):
-        return decide_deposit(state, command.amount, now_ms, limits)
+        return cash.deposit(change, command.amount, ctx.limits)
     if isinstance(command, Withdraw):
-        return decide_withdraw(state, command.amount, now_ms, limits)
+        return cash.withdraw(change, command.amount, ctx.limits)
+    if isinstance(command, PlaceOrder):
+        request = command.request
+        if request.client_order_id is not None:
+            earlier = _client_order(state, request.client_order_id, ctx.store)
+            if earlier is not None:
+                if request.same_as(earlier):
+                    return earlier
+                raise Conflict(
+                    f"client_order_id '{request.client_order_id}' was used for another order",
+                    "duplicate_client_order_id",
+                )
+        return trading.place(change, request, ctx.quote(request.asset_id), ctx.rules)
+    if isinstance(command, CancelOrder):
+        order = state.open_orders.get(command.order_id)
+        if order is None:
+            raise NotPending(f"Order {command.order_id} is no longer pending")
+        return trading.close(change, order, "cancelled", "cancelled by the user")
+    if isinstance(command, OrderEvent):
+        return _fired(change, command, ctx)
+    raise TypeError(f"unknown command {command!r}")
+
+
+def _fired(change: Change, event: OrderEvent, ctx: AccountContext) -> Order | None:
+    order = change.state.open_orders.get(event.order_id)
+    if order is None:
+        return None  # cancelled, filled or expired meanwhile
+    quote = Quote(event.seq, event.price, True)
+    if event.kind == "expire":
+        reason = "day order ended" if order.time_in_force == "day" else "expired"
+        return trading.close(change, order, "expired", reason)
+    if event.kind == "trigger":
+        return trading.trigger(change, order, quote, ctx.rules)
+    return trading.fill_resting(change, order, quote, ctx.rules)
+
+
+def _client_order(state: AccountState, client_order_id: str, store: Store) -> Order | None:
+    known = state.client_orders.get(client_order_id)
+    if known is not None:
+        return known
+    found = load_orders(
+        store, "username = ? AND client_order_id = ?", (state.username, client_order_id)
+    )
+    if found:
+        state.client_orders[client_order_id] = found[0]
+        return found[0]
     return None
+
+
+def _read(state: AccountState, command: Command) -> object:
+    if isinstance(command, GetBalance):
+        return Balance(state.cash, state.reserved, state.updated_at)
+    return Portfolio(
+        state.cash,
+        state.reserved,
+        [Holding(**vars(h)) for h in state.holdings.values() if h.quantity or h.reserved],
+        state.updated_at,
+    )
 
 
 async def serve_account(
@@ -247,13 +191,29 @@ async def serve_account(
 async def _handle(
     state: AccountState, command: Command, reply: Reply[object], ctx: AccountContext
 ) -> None:
+    if isinstance(command, GetBalance | GetHoldings):
+        reply.set(_read(state, command))
+        return
+    change = Change(state, ctx.clock.now_ms())
     try:
-        entry = decide(state, command, ctx.clock.now_ms(), ctx.limits)
+        result = decide(change, command, ctx)
     except DomainError as rejection:
         reply.fail(rejection)
         return
-    if entry is None:
-        reply.set(Balance(state.cash, state.updated_at))
+    change.finish()
+    if not change.entries and not change.orders and not change.events:
+        reply.set(result)
         return
-    apply(state, entry)
-    await ctx.store.submit(Write(entry_statements(entry), entry), reply)
+    for order in change.orders.values():
+        if order.is_open:
+            ctx.arm(order)
+        else:
+            ctx.disarm(order.order_id)
+    events = change.events
+    on_commit = (lambda: ctx.publish(events)) if events else None
+    await ctx.store.submit(Write(change.statements(), result, on_commit=on_commit), reply)
+
+
+def unknown_order(order_id: str) -> NotFound:
+    """The rejection for an order the caller cannot see."""
+    return NotFound(f"Order {order_id} not found", "order_not_found")

@@ -6,30 +6,38 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 import trio
 
 from exchange.account import (
     AccountContext,
-    Balance,
+    CancelOrder,
     Command,
     Deposit,
-    Entry,
     GetBalance,
-    Limits,
+    GetHoldings,
+    OrderEvent,
+    PlaceOrder,
+    Portfolio,
     Withdraw,
-    load_account,
     serve_account,
 )
-from exchange.actor import Mailbox, open_mailbox
+from exchange.actor import Mailbox, Reply, open_mailbox
+from exchange.cash import Limits
 from exchange.catalogue import load_catalogue
-from exchange.clock import Clock
-from exchange.errors import NotFound, UnknownUser
-from exchange.ledger import find_mismatches, list_entries
+from exchange.clock import SECONDS_PER_DAY, Clock
+from exchange.errors import NotFound, Rejected, UnknownUser
+from exchange.events import AccountEvents
+from exchange.ledger import find_mismatches, list_asset_entries, list_entries
 from exchange.market import Market
+from exchange.orders import Order, OrderRequest
 from exchange.pricefeed import FeedSettings, PriceFeed
 from exchange.pricemodel import Regime
 from exchange.settings import Settings
+from exchange.state import AssetEntry, Balance, Entry, load_account, load_orders
 from exchange.store import Store, Write
+from exchange.trading import Quote, Rules
+from exchange.triggers import Fired, Triggers
 from exchange.users import (
     Credentials,
     NewUser,
@@ -50,6 +58,8 @@ class Exchange:
         self.assets = load_catalogue(settings.catalogue or None)
         self._accounts: dict[str, Mailbox[Command]] = {}
         self._feed: PriceFeed | None = None
+        self.triggers = Triggers(self._deliver)
+        self._events: AccountEvents | None = None
         self._revoked: dict[str, int] = {}
         self._store: Store | None = None
         self._nursery: trio.Nursery | None = None
@@ -67,16 +77,28 @@ class Exchange:
         assert self._feed is not None, "the exchange is not running"
         return self._feed
 
+    @property
+    def events(self) -> AccountEvents:
+        """The account event streams; only valid while running."""
+        assert self._events is not None, "the exchange is not running"
+        return self._events
+
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Open the store, start the price feed and supervise every actor until cancelled."""
         self.clock.anchor()
         settings = self.settings
         self._store = Store(settings.db, settings.synchronous, settings.store_inbox_size)
+        self._events = AccountEvents(self._store)
         self._context = AccountContext(
             store=self._store,
             clock=self.clock,
             limits=Limits(settings.daily_deposit_limit, settings.daily_withdraw_limit),
+            rules=Rules(settings.max_order_value, settings.fee_bps),
             idle_seconds=settings.account_idle_seconds,
+            quote=self.quote,
+            arm=self.triggers.arm,
+            disarm=self.triggers.disarm,
+            publish=self._events.publish,
             retire=self._retire,
         )
         now = self.clock.now()
@@ -99,6 +121,11 @@ class Exchange:
                     frames_held=settings.frames_held,
                 ),
             )
+            by_rank = [asset.asset_id for asset in self.assets]
+            self._feed.on_tick(lambda frame: self.triggers.on_tick(frame, by_rank))
+            for order in load_orders(self._store, "status = 'pending'", (), "ORDER BY seq"):
+                self.triggers.arm(order)
+            await nursery.start(self.triggers.serve)
             await nursery.start(self._feed.serve)
             task_status.started()
             await trio.sleep_forever()
@@ -111,6 +138,13 @@ class Exchange:
         if market is None:
             raise NotFound(f"Asset '{asset_id.upper()}' not found", "asset_not_found")
         return market
+
+    def quote(self, asset_id: str) -> Quote:
+        """An asset's price as of the latest tick; a 422 rejection for an unknown asset."""
+        market = self.feed.markets.get(asset_id)
+        if market is None:
+            raise Rejected(f"Unknown asset '{asset_id}'", "unknown_asset")
+        return Quote(self.feed.seq, market.price, market.active)
 
     def set_regime(self, regime: Regime) -> None:
         """Switch the market regime from the next tick on."""
@@ -155,6 +189,86 @@ class Exchange:
         """The user's cash balance."""
         balance: Balance = await self._call(username, GetBalance())
         return balance
+
+    async def portfolio(self, username: str) -> Portfolio:
+        """The user's cash and holdings in one snapshot."""
+        portfolio: Portfolio = await self._call(username, GetHoldings())
+        return portfolio
+
+    # Orders
+
+    async def place_order(self, username: str, request: OrderRequest) -> Order:
+        """Place an order; answered after its commit (filled, resting or cancelled)."""
+        now_ms = self.clock.now_ms()
+        expires_at = request.expires_at
+        if expires_at is not None and expires_at <= now_ms:
+            raise Rejected("expires_at must be in the future", "invalid_expiry")
+        if request.time_in_force == "day":
+            day_end = (now_ms // (SECONDS_PER_DAY * 1000) + 1) * SECONDS_PER_DAY * 1000
+            expires_at = day_end if expires_at is None else min(expires_at, day_end)
+        request = msgspec.structs.replace(request, expires_at=expires_at)
+        order: Order = await self._call(username, PlaceOrder(request))
+        return order
+
+    async def cancel_order(self, username: str, order_id: str) -> Order:
+        """Cancel an open order; ``NotFound`` if not the user's, ``NotPending`` if closed."""
+        self.order(username, order_id)
+        order: Order = await self._call(username, CancelOrder(order_id))
+        return order
+
+    def order(self, username: str, order_id: str) -> Order:
+        """One of the user's orders; ``NotFound`` for an unknown or another user's order."""
+        found = load_orders(self.store, "order_id = ? AND username = ?", (order_id, username))
+        if not found:
+            raise NotFound(f"Order {order_id} not found", "order_not_found")
+        return found[0]
+
+    def orders(
+        self,
+        username: str,
+        limit: int,
+        offset: int,
+        asset_id: str | None = None,
+        order_type: str | None = None,
+        status: str | None = None,
+    ) -> tuple[list[Order], int]:
+        """A page of the user's orders, newest first, and the total count."""
+        where = "username = ?"
+        params: list[object] = [username]
+        for column, value in (
+            ("asset_id", asset_id),
+            ("order_type", order_type),
+            ("status", status),
+        ):
+            if value is not None:
+                where += f" AND {column} = ?"
+                params.append(value)
+        (total,) = self.store.read_one(
+            f"SELECT COUNT(*) FROM orders WHERE {where}",  # noqa: S608
+            params,
+        ) or (0,)
+        page = load_orders(
+            self.store, where, (*params, limit, offset), "ORDER BY seq DESC LIMIT ? OFFSET ?"
+        )
+        return page, int(total)
+
+    def asset_transactions(
+        self, username: str, asset_id: str, limit: int, offset: int
+    ) -> tuple[list[AssetEntry], bool]:
+        """A page of the user's trades in one asset, newest first, and whether more follow."""
+        return list_asset_entries(self.store, username, asset_id, limit, offset)
+
+    def held_since(self, username: str, asset_id: str) -> tuple[int, int] | None:
+        """When the user's holding of an asset was created and last changed, if ever held."""
+        row = self.store.read_one(
+            "SELECT created_at, updated_at FROM holdings WHERE username = ? AND asset_id = ?",
+            (username, asset_id),
+        )
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    async def _deliver(self, fired: Fired) -> None:
+        command = OrderEvent(fired.kind, fired.order_id, fired.seq, fired.price)
+        await self._mailbox(fired.username).post(command, Reply())
 
     def transactions(
         self, username: str, limit: int, offset: int, kind: str | None = None

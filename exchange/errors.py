@@ -6,9 +6,11 @@
     │   └── UnknownUser
     ├── Conflict              (409)
     │   ├── UsernameTaken
-    │   └── EmailTaken
+    │   ├── EmailTaken
+    │   └── NotPending        the order is no longer open
     └── Rejected              a business rule said no (422)
         ├── InsufficientFunds
+        ├── InsufficientHoldings
         └── DailyLimitExceeded
 
 Each carries a human message and a stable snake_case code; the web layer maps the status.
@@ -70,6 +72,12 @@ class EmailTaken(Conflict):
     code = "email_taken"
 
 
+class NotPending(Conflict):
+    """The order has already been filled, cancelled, expired or rejected."""
+
+    code = "order_not_pending"
+
+
 class Rejected(DomainError):
     """A business rule rejects the request."""
 
@@ -84,3 +92,9 @@ class DailyLimitExceeded(Rejected):
     """The request would take the day's total past its limit."""
 
     code = "daily_limit_exceeded"
+
+
+class InsufficientHoldings(Rejected):
+    """The account does not hold enough of the asset to sell."""
+
+    code = "insufficient_holdings"

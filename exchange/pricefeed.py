@@ -11,7 +11,7 @@ seeded models.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import trio
@@ -19,14 +19,13 @@ import trio
 from exchange.actor import Reply
 from exchange.catalogue import Asset
 from exchange.clock import Clock
+from exchange.fanout import SHUTTING_DOWN, Fanout, Subscription
 from exchange.market import CAPACITY, DAY, Market, SavedMarket
 from exchange.pricemodel import Regime, stream
 from exchange.series import INTERVALS
 from exchange.store import Statement, Store, Write
 
 ALL_WIDTHS = tuple(INTERVALS)
-SLOW_CONSUMER = "slow consumer: fell behind the price stream"
-SHUTTING_DOWN = "the exchange is shutting down"
 
 _SAVE_MARKET = (
     "INSERT OR REPLACE INTO markets (asset_id, price, deviation, ath, ath_date, atl, atl_date, "
@@ -51,37 +50,6 @@ class Frame:
         self.time = time
         self.prices = prices
         self.encoded: dict[object, bytes] = {}
-
-
-class Subscription:
-    """A subscriber's bounded buffer of frames; ``dropped`` says why the feed let go of it."""
-
-    __slots__ = ("_send", "dropped", "frames")
-
-    def __init__(self, size: int) -> None:
-        self._send, self.frames = trio.open_memory_channel[Frame](size)
-        self.dropped: str | None = None
-
-    def offer(self, frame: Frame) -> bool:
-        """Queue a frame without waiting; False once the subscriber is gone or too slow."""
-        try:
-            self._send.send_nowait(frame)
-        except trio.WouldBlock:
-            self.end(SLOW_CONSUMER)
-            return False
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return False
-        return True
-
-    def end(self, reason: str) -> None:
-        """Send no more frames; the subscriber reads what is queued, then learns ``reason``."""
-        self.dropped = reason
-        self._send.close()
-
-    def close(self) -> None:
-        """Stop receiving frames."""
-        self._send.close()
-        self.frames.close()
 
 
 @dataclass(frozen=True)
@@ -110,11 +78,11 @@ class PriceFeed:
         self.regime = Regime.CALM
         self.ticked_at = 0.0
         self._frames: deque[Frame] = deque(maxlen=settings.frames_held)
-        self._subscriptions: set[Subscription] = set()
+        self._fanout: Fanout[Frame] = Fanout()
+        self._tick_listeners: list[Callable[[Frame], None]] = []
         self._pending: list[Statement] = []
         self._pruned_hour = -1
         self.stats_ticks = 0
-        self.stats_dropped = 0
 
     # Start-up
 
@@ -233,35 +201,37 @@ class PriceFeed:
                 )
 
     def publish(self, frame: Frame) -> None:
-        """Offer a frame to every subscriber; never waits."""
-        for subscription in list(self._subscriptions):
-            if not subscription.offer(frame):
-                self._subscriptions.discard(subscription)
-                if subscription.dropped:
-                    self.stats_dropped += 1
+        """Hand a frame to the tick listeners, then offer it to every subscriber; never waits."""
+        for listener in self._tick_listeners:
+            listener(frame)
+        self._fanout.publish(frame)
 
     # Subscribers
 
-    def subscribe(self, size: int) -> Subscription:
-        """A new subscription to every following frame."""
-        subscription = Subscription(size)
-        self._subscriptions.add(subscription)
-        return subscription
+    def on_tick(self, listener: Callable[[Frame], None]) -> None:
+        """Call ``listener`` synchronously with every frame (it must not block)."""
+        self._tick_listeners.append(listener)
 
-    def unsubscribe(self, subscription: Subscription) -> None:
+    def subscribe(self, size: int) -> Subscription[Frame]:
+        """A new subscription to every following frame."""
+        return self._fanout.subscribe(size)
+
+    def unsubscribe(self, subscription: Subscription[Frame]) -> None:
         """Stop sending to a subscription."""
-        self._subscriptions.discard(subscription)
-        subscription.close()
+        self._fanout.unsubscribe(subscription)
 
     def close_subscriptions(self) -> None:
         """End every subscription (the exchange is stopping); each learns why."""
-        for subscription in self._subscriptions:
-            subscription.end(SHUTTING_DOWN)
-        self._subscriptions.clear()
+        self._fanout.end_all(SHUTTING_DOWN)
 
     def subscribers(self) -> int:
         """How many subscriptions are live."""
-        return len(self._subscriptions)
+        return len(self._fanout)
+
+    @property
+    def dropped(self) -> int:
+        """Subscribers dropped for falling behind."""
+        return self._fanout.dropped
 
     def frames_since(self, seq: int) -> list[Frame] | None:
         """The held frames after ``seq``, or None when some of them are no longer held."""

@@ -72,6 +72,68 @@ MIGRATIONS: tuple[str, ...] = (
         regime TEXT NOT NULL
     ) STRICT;
     """,
+    # 3: trading: reservations, holdings, orders, the asset ledger and account events.
+    """
+    ALTER TABLE accounts ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE holdings (
+        username TEXT NOT NULL REFERENCES users (username),
+        asset_id TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        reserved INTEGER NOT NULL,
+        cost INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (username, asset_id)
+    ) STRICT;
+    CREATE TABLE orders (
+        seq INTEGER PRIMARY KEY,
+        order_id TEXT NOT NULL UNIQUE,
+        username TEXT NOT NULL REFERENCES users (username),
+        client_order_id TEXT,
+        order_type TEXT NOT NULL,
+        asset_id TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        price INTEGER,
+        stop_price INTEGER,
+        time_in_force TEXT NOT NULL,
+        expires_at INTEGER,
+        status TEXT NOT NULL,
+        triggered INTEGER NOT NULL,
+        reserved_cash INTEGER NOT NULL,
+        reserved_quantity INTEGER NOT NULL,
+        filled_price INTEGER,
+        total_amount INTEGER,
+        fee INTEGER NOT NULL,
+        fill_seq INTEGER,
+        reason TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (username, client_order_id)
+    ) STRICT;
+    CREATE INDEX orders_by_user ON orders (username, seq);
+    CREATE INDEX orders_pending ON orders (status) WHERE status = 'pending';
+    CREATE TABLE asset_transactions (
+        seq INTEGER PRIMARY KEY,
+        username TEXT NOT NULL REFERENCES users (username),
+        asset_id TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        transaction_type TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        price INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        balance_after INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX asset_transactions_by_user ON asset_transactions (username, asset_id, seq);
+    CREATE TABLE account_events (
+        username TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (username, seq)
+    ) STRICT, WITHOUT ROWID;
+    """,
 )
 
 

@@ -34,6 +34,8 @@ class Settings:
     daily_deposit_limit: int = 10_000 * CENTS
     daily_withdraw_limit: int = 5_000 * CENTS
     max_amount: int = 1_000_000 * CENTS
+    max_order_value: int = 10_000 * CENTS
+    fee_bps: int = 0
     account_idle_seconds: float = 300.0
     account_inbox_size: int = 256
     store_inbox_size: int = 8192
@@ -56,6 +58,8 @@ class Settings:
                 "EXCHANGE_ACCOUNT_IDLE_SECONDS", cls.account_idle_seconds
             ),
             "catalogue": env_str("EXCHANGE_CATALOGUE", cls.catalogue),
+            "max_order_value": env_int("EXCHANGE_MAX_ORDER_VALUE", 10_000) * CENTS,
+            "fee_bps": env_int("EXCHANGE_FEE_BPS", 0),
             "seed": env_int("EXCHANGE_SEED", cls.seed),
             "tick_interval": env_float("EXCHANGE_TICK_INTERVAL", cls.tick_interval),
             "history_days": env_int("EXCHANGE_HISTORY_DAYS", cls.history_days),

@@ -26,20 +26,23 @@ class Write:
     """Statements applied atomically, and the value answered once they are committed.
 
     ``conflicts`` maps a fragment of a constraint-violation message (for example
-    ``"users.email"``) to the rejection that answers it instead of a crash.
+    ``"users.email"``) to the rejection that answers it instead of a crash. ``on_commit`` runs
+    (synchronously, before the reply) once the write is durable.
     """
 
-    __slots__ = ("conflicts", "result", "statements")
+    __slots__ = ("conflicts", "on_commit", "result", "statements")
 
     def __init__(
         self,
         statements: Sequence[Statement],
         result: object = None,
         conflicts: Mapping[str, Callable[[], DomainError]] | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.statements = statements
         self.result = result
         self.conflicts = conflicts
+        self.on_commit = on_commit
 
 
 class StoreStats:
@@ -161,6 +164,8 @@ class Store:
         stats.commit_seconds += time.perf_counter() - started
         for (write, reply), outcome in zip(batch, outcomes, strict=True):
             if outcome is None:
+                if write.on_commit is not None:
+                    write.on_commit()
                 reply.set(write.result)
             else:
                 reply.fail(outcome)

@@ -37,7 +37,7 @@ async def test_deposit_and_withdraw_move_cash_and_ledger(exchange: Exchange) -> 
 async def test_rejections_change_nothing(exchange: Exchange) -> None:
     await add_user(exchange, "alice_01")
     await exchange.deposit("alice_01", 10 * DOLLAR)
-    with pytest.raises(InsufficientFunds, match=r"balance \$10.00, requested \$10.01"):
+    with pytest.raises(InsufficientFunds, match=r"available \$10.00, requested \$10.01"):
         await exchange.withdraw("alice_01", 10 * DOLLAR + 1)
     with pytest.raises(UnknownUser):
         await exchange.deposit("nobody_here", DOLLAR)

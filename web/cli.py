@@ -10,7 +10,6 @@ import contextlib
 import gc
 import logging
 import signal
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from exchange.catalogue import CatalogueError
 from exchange.engine import Exchange
 from exchange.ledger import find_mismatches
 from exchange.settings import Settings, env_str
+from exchange.store import connect
 from web.app import create_app
 from web.settings import WebSettings, web_settings_from_env
 
@@ -72,11 +72,15 @@ async def serve(exchange: Exchange, web: WebSettings) -> None:
 
 
 def verify(db: str) -> int:
-    """Recompute every balance from its ledger; non-zero exit naming mismatched accounts."""
+    """Check balances, holdings and reservations against ledgers and open orders.
+
+    Exits non-zero, naming the accounts, on any mismatch.
+    """
     if not Path(db).exists():
         print(f"no database at {db}", file=sys.stderr)
         return 2
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    # Opening brings an older database's schema up to date, so every check has its tables.
+    conn = connect(db)
     try:
         problems = find_mismatches(conn)
         (accounts,) = conn.execute("SELECT COUNT(*) FROM accounts").fetchone()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
-from exchange.account import Entry
 from exchange.clock import iso_ms
 from exchange.money import MoneyFormatError, format_usd, parse_usd
+from exchange.state import Entry
 from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
 from web.errors import field_error, invalid

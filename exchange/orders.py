@@ -1,0 +1,133 @@
+"""Orders: their types, the record kept of each, and its public view."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+
+from exchange.clock import iso_ms
+from exchange.money import format_price, format_quantity, format_usd
+
+MARKET = ("market_buy", "market_sell")
+LIMIT = ("limit_buy", "limit_sell")
+STOP = ("stop_buy", "stop_sell")
+STOP_LIMIT = ("stop_limit_buy", "stop_limit_sell")
+ORDER_TYPES = MARKET + LIMIT + STOP + STOP_LIMIT
+TIME_IN_FORCE = ("gtc", "ioc", "day")
+STATUSES = ("pending", "completed", "cancelled", "expired", "rejected")
+
+
+class Order(msgspec.Struct, frozen=True):
+    """One order as the account actor keeps it; amounts in minor units."""
+
+    order_id: str
+    username: str
+    client_order_id: str | None
+    order_type: str
+    asset_id: str
+    quantity: int
+    price: int | None
+    stop_price: int | None
+    time_in_force: str
+    expires_at: int | None
+    status: str
+    triggered: bool
+    reserved_cash: int
+    reserved_quantity: int
+    filled_price: int | None
+    total_amount: int | None
+    fee: int
+    fill_seq: int | None
+    reason: str | None
+    created_at: int
+    updated_at: int
+
+    @property
+    def is_buy(self) -> bool:
+        """True for the buying side."""
+        return self.order_type.endswith("_buy")
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order rests (or waits for its stop)."""
+        return self.status == "pending"
+
+    @property
+    def waits_for_stop(self) -> bool:
+        """True for a stop order whose stop has not been reached yet."""
+        return self.order_type in STOP + STOP_LIMIT and not self.triggered
+
+
+class OrderRequest(msgspec.Struct, frozen=True):
+    """A new order as the engine receives it, formats already checked."""
+
+    order_type: str
+    asset_id: str
+    quantity: int
+    price: int | None = None
+    stop_price: int | None = None
+    time_in_force: str = "gtc"
+    expires_at: int | None = None
+    client_order_id: str | None = None
+
+    def same_as(self, order: Order) -> bool:
+        """True when an existing order is this request again (an idempotent retry)."""
+        return (
+            order.order_type == self.order_type
+            and order.asset_id == self.asset_id
+            and order.quantity == self.quantity
+            and (order.price == self.price or self.order_type in MARKET)
+            and order.stop_price == self.stop_price
+            and order.time_in_force == self.time_in_force
+        )
+
+
+def new_order_id() -> str:
+    """A fresh order id (matches ``^[A-Za-z0-9_-]{10,64}$``)."""
+    return "ord_" + uuid.uuid4().hex
+
+
+class OrderView(msgspec.Struct):
+    """The public view of an order: decimal strings, ISO times."""
+
+    order_id: str
+    client_order_id: str | None
+    order_type: str
+    asset_id: str
+    quantity: str
+    price: str | None
+    stop_price: str | None
+    status: str
+    total_amount: str | None
+    filled_price: str | None
+    created_at: str
+    updated_at: str
+    time_in_force: str
+    expires_at: str | None
+    fee: str
+    filled_tick_seq: int | None
+    reason: str | None
+
+
+def order_view(order: Order) -> OrderView:
+    """How an order is shown to its owner (API responses and account events)."""
+    return OrderView(
+        order_id=order.order_id,
+        client_order_id=order.client_order_id,
+        order_type=order.order_type,
+        asset_id=order.asset_id,
+        quantity=format_quantity(order.quantity),
+        price=None if order.price is None else format_price(order.price),
+        stop_price=None if order.stop_price is None else format_price(order.stop_price),
+        status=order.status,
+        total_amount=None if order.total_amount is None else format_usd(order.total_amount),
+        filled_price=None if order.filled_price is None else format_price(order.filled_price),
+        created_at=iso_ms(order.created_at),
+        updated_at=iso_ms(order.updated_at),
+        time_in_force=order.time_in_force,
+        expires_at=None if order.expires_at is None else iso_ms(order.expires_at),
+        fee=format_usd(order.fee),
+        filled_tick_seq=order.fill_seq,
+        reason=order.reason,
+    )
