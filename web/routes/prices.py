@@ -14,7 +14,8 @@ import msgspec
 import trio
 from quart import Blueprint, websocket
 
-from exchange.pricefeed import SHUTTING_DOWN, PriceFeed, Subscription
+from exchange.fanout import SHUTTING_DOWN, Subscription
+from exchange.pricefeed import Frame, PriceFeed
 from web.state import app_state
 from web.streams import encode_frame, merge_frames, message
 
@@ -34,7 +35,7 @@ class SlowClient(Exception):
 class PriceClient:
     """One connection's state: its filter, and sends serialized under a deadline."""
 
-    def __init__(self, feed: PriceFeed, subscription: Subscription) -> None:
+    def __init__(self, feed: PriceFeed, subscription: Subscription[Frame]) -> None:
         self.feed = feed
         self.subscription = subscription
         self.symbols: frozenset[str] | None = None
@@ -60,7 +61,7 @@ class PriceClient:
 
     async def forward(self) -> None:
         """Send every frame as it comes; merge a backlog into one message."""
-        frames = self.subscription.frames
+        frames = self.subscription.items
         async for first in frames:
             batch = [first]
             while True:
