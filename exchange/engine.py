@@ -316,6 +316,7 @@ class Exchange:
             )
         )
         self._revoked[jti] = expires_at
+        self.events.end_token(jti)
 
     def is_revoked(self, jti: str) -> bool:
         """True if the token id was revoked."""

@@ -11,7 +11,9 @@ from exchange.change import EVENTS_KEPT, Event
 from exchange.fanout import SHUTTING_DOWN, Fanout, Subscription
 from exchange.store import Store
 
-__all__ = ["EVENTS_KEPT", "AccountEvents"]
+__all__ = ["EVENTS_KEPT", "TOKEN_REVOKED", "AccountEvents"]
+
+TOKEN_REVOKED = "the token was revoked"  # noqa: S105
 
 
 class AccountEvents:
@@ -20,6 +22,7 @@ class AccountEvents:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._streams: dict[str, Fanout[Event]] = {}
+        self._by_token: dict[str, set[Subscription[Event]]] = {}
 
     def publish(self, events: list[Event]) -> None:
         """Offer committed events to their accounts' subscribers; never waits."""
@@ -28,18 +31,30 @@ class AccountEvents:
             if stream is not None:
                 stream.publish(event)
 
-    def subscribe(self, username: str, size: int) -> Subscription[Event]:
-        """A subscription to an account's following events."""
-        return self._streams.setdefault(username, Fanout()).subscribe(size)
+    def subscribe(self, username: str, size: int, token_id: str) -> Subscription[Event]:
+        """A subscription to an account's following events, opened with token ``token_id``."""
+        subscription = self._streams.setdefault(username, Fanout()).subscribe(size)
+        self._by_token.setdefault(token_id, set()).add(subscription)
+        return subscription
 
-    def unsubscribe(self, username: str, subscription: Subscription[Event]) -> None:
+    def unsubscribe(self, username: str, token_id: str, subscription: Subscription[Event]) -> None:
         """Stop a subscription; forget the account's stream when nobody listens."""
+        tokens = self._by_token.get(token_id)
+        if tokens is not None:
+            tokens.discard(subscription)
+            if not tokens:
+                del self._by_token[token_id]
         stream = self._streams.get(username)
         if stream is None:
             return
         stream.unsubscribe(subscription)
         if not len(stream):
             del self._streams[username]
+
+    def end_token(self, token_id: str) -> None:
+        """End the streams opened with a token that has just been revoked."""
+        for subscription in self._by_token.pop(token_id, set()):
+            subscription.end(TOKEN_REVOKED)
 
     def since(self, username: str, seq: int) -> list[Event] | None:
         """Committed events after ``seq``, oldest first; None if some were pruned already."""

@@ -15,7 +15,16 @@ from exchange.engine import Exchange
 from exchange.errors import DomainError, Overloaded
 from web.errors import ApiError, error_response
 from web.openapi import WireOpenAPIProvider
-from web.routes import balance, inventory, prices, service, users
+from web.routes import (
+    account_stream,
+    balance,
+    inventory,
+    orders,
+    portfolio,
+    prices,
+    service,
+    users,
+)
 from web.settings import VERSION, WebSettings
 from web.state import AppState
 
@@ -55,7 +64,16 @@ def create_app(exchange: Exchange, settings: WebSettings) -> QuartTrio:
         openapi_provider_class=WireOpenAPIProvider,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
     )
-    for module in (service, users, balance, inventory, prices):
+    for module in (
+        service,
+        users,
+        balance,
+        inventory,
+        orders,
+        portfolio,
+        prices,
+        account_stream,
+    ):
         app.register_blueprint(module.blueprint)
 
     @app.before_request

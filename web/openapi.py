@@ -18,13 +18,11 @@ REF_TEMPLATE = "#/components/schemas/{name}"
 
 
 def wire_types() -> list[type[msgspec.Struct]]:
-    """Every Struct defined in ``web.wire``."""
+    """Every Struct defined in (or used by) ``web.wire``."""
     return [
         value
         for value in vars(wire).values()
-        if inspect.isclass(value)
-        and issubclass(value, msgspec.Struct)
-        and value.__module__ == wire.__name__
+        if inspect.isclass(value) and issubclass(value, msgspec.Struct)
     ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from quart import request
 
 from web.errors import field_error, invalid
@@ -30,4 +32,14 @@ def choice_param(name: str, choices: tuple[str, ...]) -> str | None:
     if raw not in choices:
         message = f"Must be one of: {', '.join(choices)}"
         raise invalid([field_error(["query", name], message, "enum")])
+    return raw
+
+
+def pattern_param(name: str, pattern: re.Pattern[str], message: str) -> str | None:
+    """An optional query parameter that must match ``pattern``."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not pattern.fullmatch(raw):
+        raise invalid([field_error(["query", name], message, "string_pattern_mismatch")])
     return raw

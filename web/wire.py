@@ -7,6 +7,8 @@ from decimal import Decimal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from exchange.orders import OrderView
+
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /auth/register."""
@@ -227,3 +229,93 @@ class CandlesResponse(msgspec.Struct):
     asset_id: str
     interval: str
     data: list[CandleResponse]
+
+
+class OrderRequestBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /orders: amounts as numbers or numeric strings."""
+
+    order_type: str
+    asset_id: str
+    quantity: Decimal
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: str = "gtc"
+    expires_at: str | None = None
+    client_order_id: str | None = None
+
+
+class OrderResponse(msgspec.Struct):
+    """One order."""
+
+    data: OrderView
+
+
+class OrderListResponse(msgspec.Struct):
+    """A page of orders, newest first."""
+
+    data: list[OrderView]
+    has_more: bool
+    total_count: int
+
+
+class PortfolioAsset(msgspec.Struct):
+    """One holding valued at the current price."""
+
+    asset_id: str
+    quantity: str
+    current_price: str
+    market_value: str
+    percentage: float
+    average_cost: str
+    unrealized_pnl: str
+    reserved_quantity: str
+
+
+class PortfolioResponse(msgspec.Struct):
+    """Cash and holdings; percentages are of the total value including cash."""
+
+    assets: list[PortfolioAsset]
+    usd_balance: str
+    reserved_usd: str
+    available_usd: str
+    total_asset_value: str
+    total_value: str
+
+
+class HoldingResponse(msgspec.Struct):
+    """One asset balance."""
+
+    asset_id: str
+    asset_name: str
+    quantity: str
+    reserved_quantity: str
+    current_price: str
+    total_value: str
+    created_at: str
+    updated_at: str
+
+
+class HoldingsResponse(msgspec.Struct):
+    """Every asset balance."""
+
+    data: list[HoldingResponse]
+
+
+class AssetTradeResponse(msgspec.Struct):
+    """One trade in an asset."""
+
+    asset_id: str
+    transaction_type: str
+    quantity: str
+    price: str
+    total: str
+    order_id: str
+    status: str
+    timestamp: str
+
+
+class AssetTradesResponse(msgspec.Struct):
+    """A page of trades in one asset, newest first."""
+
+    data: list[AssetTradeResponse]
+    has_more: bool

@@ -158,7 +158,7 @@ async def prices() -> None:
         if subscription.dropped:
             code = GOING_AWAY_CODE if subscription.dropped == SHUTTING_DOWN else SLOW_CLOSE_CODE
             await websocket.close(code, subscription.dropped)
-    except SlowClient as exc:
-        await websocket.close(SLOW_CLOSE_CODE, f"slow consumer: {exc}")
+    except* SlowClient as group:
+        await websocket.close(SLOW_CLOSE_CODE, f"slow consumer: {group.exceptions[0]}")
     finally:
         feed.unsubscribe(subscription)
