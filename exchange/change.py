@@ -7,27 +7,42 @@ that makes all of it durable in one transaction.
 
 from __future__ import annotations
 
-import uuid
-
 import msgspec
 
 from exchange.clock import iso_ms
+from exchange.ids import new_id
 from exchange.money import format_usd
 from exchange.orders import Order, order_view
 from exchange.state import AccountState, AssetEntry, Entry
 from exchange.store import Statement
 
-# Events kept per account for resuming streams; older ones are pruned as new ones come.
-EVENTS_KEPT = 1000
 _encoder = msgspec.json.Encoder()
 
 
-class Event(msgspec.Struct, frozen=True):
-    """One numbered account event and its encoded body."""
+def _wire(value: object) -> object:
+    return order_view(value) if isinstance(value, Order) else value
 
-    username: str
-    seq: int
-    body: bytes
+
+class Event:
+    """One numbered account event; its JSON body is made only if someone reads it."""
+
+    __slots__ = ("_body", "payload", "seq", "time_ms", "username")
+
+    def __init__(self, username: str, seq: int, time_ms: int, payload: dict[str, object]) -> None:
+        self.username = username
+        self.seq = seq
+        self.time_ms = time_ms
+        self.payload = payload
+        self._body: bytes | None = None
+
+    @property
+    def body(self) -> bytes:
+        """``{"seq", "time", "type", ...}`` as JSON, encoded once."""
+        if self._body is None:
+            fields = {key: _wire(value) for key, value in self.payload.items()}
+            full = {"seq": self.seq, "time": iso_ms(self.time_ms), **fields}
+            self._body = _encoder.encode(full)
+        return self._body
 
 
 class Change:
@@ -56,7 +71,7 @@ class Change:
         elif kind == "withdraw":
             state.withdrawn -= amount
         entry = Entry(
-            transaction_id=uuid.uuid4().hex,
+            transaction_id=new_id(),
             username=state.username,
             transaction_type=kind,
             amount=amount,
@@ -120,15 +135,13 @@ class Change:
             self.state.client_orders[order.client_order_id] = order
         self.orders[order.order_id] = order
         if event is not None:
-            self.event({"type": "order", "event": event, "order": order_view(order)})
+            self.event({"type": "order", "event": event, "order": order})
         return order
 
     def event(self, body: dict[str, object]) -> None:
         """Number an event for the account's stream."""
         self.state.event_seq += 1
-        seq = self.state.event_seq
-        full = {"seq": seq, "time": iso_ms(self.now), **body}
-        self.events.append(Event(self.state.username, seq, _encoder.encode(full)))
+        self.events.append(Event(self.state.username, self.state.event_seq, self.now, body))
 
     def finish(self) -> None:
         """Close the change: one balance event if cash or reservations moved."""
@@ -207,20 +220,6 @@ class Change:
                 )
             )
         statements.extend(_order_statement(order) for order in self.orders.values())
-        statements.extend(
-            (
-                "INSERT INTO account_events (username, seq, body) VALUES (?, ?, ?)",
-                (e.username, e.seq, e.body),
-            )
-            for e in self.events
-        )
-        if self.events and self.events[-1].seq % 100 < len(self.events):
-            statements.append(
-                (
-                    "DELETE FROM account_events WHERE username = ? AND seq <= ?",
-                    (state.username, self.events[-1].seq - EVENTS_KEPT),
-                )
-            )
         statements.append(
             (
                 "UPDATE accounts SET cash = ?, reserved = ?, event_seq = ?, updated_at = ? "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 
@@ -47,6 +48,7 @@ def day_of_ms(ms: int) -> int:
     return ms // (SECONDS_PER_DAY * 1000)
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_ms(ms: int) -> str:
     """An ISO-8601 UTC timestamp ending in ``Z`` for a millisecond timestamp."""
     stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -1,32 +1,44 @@
 """Account event streams: numbered events per account, live and resumable.
 
-Events are written in the same transaction as the change they describe and published only after
-the commit, so a stream never shows what might not last. A subscriber that reconnects reads the
-events it missed from the database (the last ``EVENTS_KEPT`` per account are kept).
+Events are published only after the commit of the change they describe, so a stream never
+shows what might not last. The latest ``EVENTS_KEPT`` events of the ``ACCOUNTS_KEPT`` most
+recently active accounts are held in memory for streams that reconnect with ``since``; the
+numbering itself is durable (``accounts.event_seq``), so it continues across restarts.
 """
 
 from __future__ import annotations
 
-from exchange.change import EVENTS_KEPT, Event
+from collections import OrderedDict, deque
+
+from exchange.change import Event
 from exchange.fanout import SHUTTING_DOWN, Fanout, Subscription
 from exchange.store import Store
 
-__all__ = ["EVENTS_KEPT", "TOKEN_REVOKED", "AccountEvents"]
-
+EVENTS_KEPT = 500
+ACCOUNTS_KEPT = 10_000
 TOKEN_REVOKED = "the token was revoked"  # noqa: S105
 
 
 class AccountEvents:
-    """The live event fan-out of every account with a subscriber."""
+    """The live event fan-out of every account, and the recent events held for resuming."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._streams: dict[str, Fanout[Event]] = {}
         self._by_token: dict[str, set[Subscription[Event]]] = {}
+        self._recent: OrderedDict[str, deque[Event]] = OrderedDict()
 
     def publish(self, events: list[Event]) -> None:
-        """Offer committed events to their accounts' subscribers; never waits."""
+        """Hold committed events and offer them to their accounts' subscribers; never waits."""
         for event in events:
+            recent = self._recent.get(event.username)
+            if recent is None:
+                recent = self._recent[event.username] = deque(maxlen=EVENTS_KEPT)
+                if len(self._recent) > ACCOUNTS_KEPT:
+                    self._recent.popitem(last=False)
+            else:
+                self._recent.move_to_end(event.username)
+            recent.append(event)
             stream = self._streams.get(event.username)
             if stream is not None:
                 stream.publish(event)
@@ -56,22 +68,23 @@ class AccountEvents:
         for subscription in self._by_token.pop(token_id, set()):
             subscription.end(TOKEN_REVOKED)
 
-    def since(self, username: str, seq: int) -> list[Event] | None:
-        """Committed events after ``seq``, oldest first; None if some were pruned already."""
-        rows = self._store.read(
-            "SELECT seq, body FROM account_events WHERE username = ? AND seq > ? ORDER BY seq",
-            (username, seq),
-        )
-        if rows and rows[0][0] != seq + 1:
-            return None
-        return [Event(username, number, bytes(body)) for number, body in rows]
-
     def latest(self, username: str) -> int:
-        """The account's last committed event number (0 if none)."""
-        row = self._store.read_one(
-            "SELECT MAX(seq) FROM account_events WHERE username = ?", (username,)
-        )
-        return int(row[0]) if row and row[0] is not None else 0
+        """The number of the account's last committed event (0 if none)."""
+        recent = self._recent.get(username)
+        if recent:
+            return recent[-1].seq
+        row = self._store.read_one("SELECT event_seq FROM accounts WHERE username = ?", (username,))
+        return int(row[0]) if row else 0
+
+    def since(self, username: str, seq: int) -> list[Event] | None:
+        """Committed events after ``seq``, oldest first; None if they are not all held."""
+        latest = self.latest(username)
+        if seq == latest:
+            return []
+        recent = self._recent.get(username)
+        if seq > latest or seq < 0 or not recent or recent[0].seq > seq + 1:
+            return None
+        return [event for event in recent if event.seq > seq]
 
     def close_all(self) -> None:
         """End every subscription (the exchange is stopping)."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 import msgspec
 
 from exchange.clock import iso_ms
+from exchange.ids import new_id
 from exchange.money import format_price, format_quantity, format_usd
 
 MARKET = ("market_buy", "market_sell")
@@ -85,7 +84,7 @@ class OrderRequest(msgspec.Struct, frozen=True):
 
 def new_order_id() -> str:
     """A fresh order id (matches ``^[A-Za-z0-9_-]{10,64}$``)."""
-    return "ord_" + uuid.uuid4().hex
+    return "ord_" + new_id()
 
 
 class OrderView(msgspec.Struct):

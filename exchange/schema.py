@@ -72,7 +72,7 @@ MIGRATIONS: tuple[str, ...] = (
         regime TEXT NOT NULL
     ) STRICT;
     """,
-    # 3: trading: reservations, holdings, orders, the asset ledger and account events.
+    # 3: trading: reservations, holdings, orders, the asset ledger, account event numbers.
     """
     ALTER TABLE accounts ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE accounts ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;
@@ -127,12 +127,6 @@ MIGRATIONS: tuple[str, ...] = (
         created_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX asset_transactions_by_user ON asset_transactions (username, asset_id, seq);
-    CREATE TABLE account_events (
-        username TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        body BLOB NOT NULL,
-        PRIMARY KEY (username, seq)
-    ) STRICT, WITHOUT ROWID;
     """,
 )
 

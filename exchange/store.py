@@ -28,6 +28,10 @@ class Write:
     ``conflicts`` maps a fragment of a constraint-violation message (for example
     ``"users.email"``) to the rejection that answers it instead of a crash. ``on_commit`` runs
     (synchronously, before the reply) once the write is durable.
+
+    The statements of writes without ``conflicts`` are grouped by SQL text across a batch and
+    run with ``executemany`` (in order within each text), so such statements must not depend
+    on the order of statements with a different text: they insert rows or set absolute values.
     """
 
     __slots__ = ("conflicts", "on_commit", "result", "statements")
@@ -149,8 +153,16 @@ class Store:
         outcomes: list[DomainError | None] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
+            grouped: dict[str, list[Sequence[Any]]] = {}
             for write, _ in batch:
+                if write.conflicts is None:
+                    for sql, params in write.statements:
+                        grouped.setdefault(sql, []).append(params)
+                    outcomes.append(None)
+                    continue
+                _flush(conn, grouped)
                 outcomes.append(self._apply(conn, write))
+            _flush(conn, grouped)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -172,12 +184,7 @@ class Store:
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, write: Write) -> DomainError | None:
-        if not write.statements:
-            return None
-        if write.conflicts is None:
-            for sql, params in write.statements:
-                conn.execute(sql, params)
-            return None
+        assert write.conflicts is not None
         conn.execute("SAVEPOINT w")
         try:
             for sql, params in write.statements:
@@ -191,3 +198,13 @@ class Store:
             raise
         conn.execute("RELEASE w")
         return None
+
+
+def _flush(conn: sqlite3.Connection, grouped: dict[str, list[Sequence[Any]]]) -> None:
+    """Run grouped statements, each text once with all its parameter rows, in first-seen order."""
+    for sql, rows in grouped.items():
+        if len(rows) == 1:
+            conn.execute(sql, rows[0])
+        else:
+            conn.executemany(sql, rows)
+    grouped.clear()
