@@ -56,16 +56,20 @@ Envelope = tuple[C, Reply[Any]]
 class Mailbox(Generic[C]):
     """The sending side of an actor's bounded inbox."""
 
-    __slots__ = ("_send", "name")
+    __slots__ = ("_send", "high_water", "name")
 
     def __init__(self, send: trio.MemorySendChannel[Envelope[C]], name: str) -> None:
         self._send = send
         self.name = name
+        self.high_water = 0
 
     def post_nowait(self, command: C, reply: Reply[Any]) -> None:
         """Queue a command without blocking; ``Overloaded`` if the inbox is full or closed."""
         try:
             self._send.send_nowait((command, reply))
+            depth = self._send.statistics().current_buffer_used
+            if depth > self.high_water:
+                self.high_water = depth
         except trio.WouldBlock:
             raise Overloaded(f"{self.name} is busy; retry shortly") from None
         except (trio.ClosedResourceError, trio.BrokenResourceError):

@@ -23,6 +23,7 @@ from exchange.account import (
     serve_account,
 )
 from exchange.actor import Mailbox, Reply, open_mailbox
+from exchange.audit import AuditEntry, audit_write, read_audit
 from exchange.cash import Limits
 from exchange.catalogue import load_catalogue
 from exchange.clock import SECONDS_PER_DAY, Clock
@@ -321,6 +322,24 @@ class Exchange:
     def is_revoked(self, jti: str) -> bool:
         """True if the token id was revoked."""
         return jti in self._revoked
+
+    # Audit
+
+    async def audit(
+        self, event: str, username: str | None, ip: str | None, detail: str = ""
+    ) -> None:
+        """Record a security event durably."""
+        await self.store.write(audit_write(self.clock.now_ms(), event, username, ip, detail))
+
+    def audit_log(
+        self, limit: int, offset: int, event: str | None = None, username: str | None = None
+    ) -> tuple[list[AuditEntry], int]:
+        """A page of the audit log, newest first, and the total count."""
+        return read_audit(self.store, limit, offset, event, username)
+
+    def mailbox_high_water(self) -> int:
+        """The deepest any live account mailbox has been."""
+        return max((mailbox.high_water for mailbox in self._accounts.values()), default=0)
 
     # Checks
 

@@ -135,17 +135,27 @@ class Market:
         six hours; each stage feeds only the series at least as wide as its step, so every
         candle held is a real aggregate of the path.
         """
-        self.record(start, self.price)
+        self._note_records(self.price, self.price, start)
         at = start
+        fed: set[str] = set()
         for dt, until, widths in SYNTHESIS_STAGES:
             steps = int((end - until - at) // dt)
             if steps <= 0:
                 continue
+            # A series starts where the path is when a stage first feeds it, not at ``start``:
+            # else it would hold one stale candle there and a gap up to this stage.
+            for name in widths:
+                if name not in fed:
+                    fed.add(name)
+                    self.series[name].record(at, self.price)
             self.state, prices = walk(self.params, self.state, self.rng, dt, steps, Regime.CALM)
             for name in widths:
                 self.series[name].record_path(at + dt, dt, prices)
             at += dt * steps
             self._note_records(max(prices), min(prices), at)
+        for name in INTERVALS:
+            if name not in fed:
+                self.series[name].record(at, self.price)
         self.updated_at = end
         self._stats = None
 

@@ -76,7 +76,8 @@ class OrderRequest(msgspec.Struct, frozen=True):
             order.order_type == self.order_type
             and order.asset_id == self.asset_id
             and order.quantity == self.quantity
-            and (order.price == self.price or self.order_type in MARKET)
+            # Market and stop orders keep no limit price: any price given is ignored.
+            and (order.price == self.price or self.order_type in MARKET + STOP)
             and order.stop_price == self.stop_price
             and order.time_in_force == self.time_in_force
         )

@@ -128,6 +128,18 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT;
     CREATE INDEX asset_transactions_by_user ON asset_transactions (username, asset_id, seq);
     """,
+    # 4: the audit log of security events.
+    """
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        username TEXT,
+        ip TEXT,
+        detail TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_log_by_event ON audit_log (event, seq);
+    """,
 )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import trio
 
 from exchange.actor import Envelope, Mailbox, Reply, open_mailbox
+from exchange.buckets import Buckets
 from exchange.errors import DomainError, Overloaded
 from exchange.schema import migrate
 
@@ -50,9 +51,17 @@ class Write:
 
 
 class StoreStats:
-    """Counters for metrics and tests: commits, writes and batch sizes."""
+    """Counters for metrics and tests: commits, writes, batch sizes and commit latency."""
 
-    __slots__ = ("commit_seconds", "commits", "last_batch", "max_batch", "writes")
+    __slots__ = (
+        "batches",
+        "commit_seconds",
+        "commits",
+        "last_batch",
+        "latency",
+        "max_batch",
+        "writes",
+    )
 
     def __init__(self) -> None:
         self.commits = 0
@@ -60,6 +69,8 @@ class StoreStats:
         self.max_batch = 0
         self.last_batch = 0
         self.commit_seconds = 0.0
+        self.latency = Buckets((0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+        self.batches = Buckets((1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000))
 
 
 def connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
@@ -173,7 +184,10 @@ class Store:
         stats.writes += len(batch)
         stats.last_batch = len(batch)
         stats.max_batch = max(stats.max_batch, len(batch))
-        stats.commit_seconds += time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        stats.commit_seconds += elapsed
+        stats.latency.observe(elapsed)
+        stats.batches.observe(len(batch))
         for (write, reply), outcome in zip(batch, outcomes, strict=True):
             if outcome is None:
                 if write.on_commit is not None:

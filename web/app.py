@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
-import re
-import uuid
+from typing import Any
 
-from quart import Response, g, request
+import trio
 from quart_schema import QuartSchema
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from exchange.engine import Exchange
 from exchange.errors import DomainError, Overloaded
+from web.admin import bootstrap_admin
 from web.errors import ApiError, error_response
+from web.gateway import Gateway
 from web.openapi import WireOpenAPIProvider
 from web.routes import (
     account_stream,
+    admin,
     balance,
     inventory,
     orders,
@@ -30,9 +32,7 @@ from web.state import AppState
 
 log = logging.getLogger("web")
 
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 RETRY_AFTER_SECONDS = "1"
-
 HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
@@ -40,7 +40,6 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
-
 HTTP_MESSAGES = {
     404: "Not found",
     405: "Method not allowed",
@@ -48,9 +47,26 @@ HTTP_MESSAGES = {
 }
 
 
-def create_app(exchange: Exchange, settings: WebSettings) -> QuartTrio:
+class ExchangeApp(QuartTrio):
+    """QuartTrio with a deadline on every HTTP request (504 in the error shape)."""
+
+    request_timeout = 30.0
+
+    async def dispatch_request(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the route handler under the request deadline.
+
+        A handler cut off here has at most stopped waiting for an actor's reply: the engine
+        still completes (or never starts) the change atomically, so nothing is half-applied.
+        """
+        with trio.move_on_after(self.request_timeout):
+            return await super().dispatch_request(*args, **kwargs)
+        raise ApiError(504, "timeout", f"The request took longer than {self.request_timeout:g} s")
+
+
+def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
     """The web face of a running exchange."""
-    app = QuartTrio(__name__)
+    app = ExchangeApp(__name__)
+    app.request_timeout = settings.request_timeout_seconds
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["exchange_state"] = AppState(exchange, settings)
     QuartSchema(
@@ -64,6 +80,9 @@ def create_app(exchange: Exchange, settings: WebSettings) -> QuartTrio:
         openapi_provider_class=WireOpenAPIProvider,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
     )
+    gateway = Gateway(exchange, settings)
+    app.extensions["gateway"] = gateway
+    gateway.install(app)
     for module in (
         service,
         users,
@@ -73,37 +92,32 @@ def create_app(exchange: Exchange, settings: WebSettings) -> QuartTrio:
         portfolio,
         prices,
         account_stream,
+        admin,
     ):
         app.register_blueprint(module.blueprint)
 
-    @app.before_request
-    async def assign_request_id() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-
-    @app.after_request
-    async def stamp_request_id(response: Response) -> Response:
-        response.headers["X-Request-ID"] = getattr(g, "request_id", "") or uuid.uuid4().hex
-        return response
+    @app.before_serving
+    async def start() -> None:
+        await bootstrap_admin(exchange, settings)
 
     @app.errorhandler(ApiError)
-    async def api_error(error: ApiError) -> Response:
+    async def api_error(error: ApiError) -> Any:
         return error_response(error.status, error.code, error.detail, error.headers)
 
     @app.errorhandler(DomainError)
-    async def domain_error(error: DomainError) -> Response:
+    async def domain_error(error: DomainError) -> Any:
         headers = {"Retry-After": RETRY_AFTER_SECONDS} if isinstance(error, Overloaded) else None
         return error_response(error.status, error.code, error.message, headers)
 
     @app.errorhandler(HTTPException)
-    async def http_error(error: HTTPException) -> Response:
+    async def http_error(error: HTTPException) -> Any:
         status = error.code or 500
         code = HTTP_CODES.get(status, "http_error")
         detail = HTTP_MESSAGES.get(status) or error.description or code
         return error_response(status, code, detail)
 
     @app.errorhandler(Exception)
-    async def unexpected(error: Exception) -> Response:
+    async def unexpected(error: Exception) -> Any:
         log.exception("unhandled error", exc_info=error)
         return error_response(500, "internal_error", "Internal server error")
 

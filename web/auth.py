@@ -8,7 +8,7 @@ from typing import Any, TypeVar, cast
 
 from quart import current_app, g, request
 
-from web.errors import unauthorized
+from web.errors import ApiError, unauthorized
 from web.tokens import Claims, InvalidToken, verify
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -25,6 +25,10 @@ def bearer_token(header: str | None) -> str:
     return token
 
 
+class RevokedToken(ApiError):
+    """A well-formed, unexpired token that was revoked by logout."""
+
+
 def authenticate() -> Claims:
     """The current request's verified claims; 401 when missing, bad, expired or revoked."""
     state = current_app.extensions["exchange_state"]
@@ -34,7 +38,9 @@ def authenticate() -> Claims:
     except InvalidToken as exc:
         raise unauthorized(str(exc)) from None
     if state.exchange.is_revoked(claims.jti):
-        raise unauthorized("Token has been revoked")
+        raise RevokedToken(
+            401, "unauthorized", "Token has been revoked", {"WWW-Authenticate": "Bearer"}
+        )
     return claims
 
 
@@ -43,7 +49,12 @@ def authenticated(handler: F) -> F:
 
     @wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.claims = authenticate()
+        try:
+            g.claims = authenticate()
+        except RevokedToken:
+            exchange = current_app.extensions["exchange_state"].exchange
+            await exchange.audit("token_refused", None, getattr(g, "client_ip", None), "revoked")
+            raise
         return await handler(*args, **kwargs)
 
     return cast(F, wrapper)

@@ -23,6 +23,7 @@ from exchange.engine import Exchange
 from exchange.ledger import find_mismatches
 from exchange.settings import Settings, env_str
 from exchange.store import connect
+from web import logs
 from web.app import create_app
 from web.settings import WebSettings, web_settings_from_env
 
@@ -133,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "verify":
         return verify(db)
     level = (args.log_level or env_str("EXCHANGE_LOG_LEVEL", "INFO")).upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(level)
     settings = Settings.from_env(db=db, seed=args.seed, tick_interval=args.tick_interval)
     web = web_settings_from_env(db, args.host, args.port)
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exchange.passwords import DEFAULT_N
-from exchange.settings import env_int, env_str
+from exchange.settings import env_float, env_int, env_str
 
 VERSION = "0.1.0"
 
@@ -26,6 +26,17 @@ class WebSettings:
     # Serve mode hashes passwords on a worker thread (scrypt releases the GIL); tests under the
     # virtual clock hash inline, since a thread would let the clock jump mid-hash.
     hash_in_thread: bool = True
+    rate_limit_per_minute: int = 10_000
+    order_rate_per_second: float = 100.0
+    trusted_proxies: str = ""
+    login_max_failures: int = 5
+    login_failure_window_seconds: float = 300.0
+    login_block_seconds: float = 300.0
+    request_timeout_seconds: float = 30.0
+    max_websockets: int = 10_000
+    metrics: bool = True
+    admin_username: str = ""
+    admin_password: str = ""
 
 
 def secret_beside(db: str) -> str:
@@ -51,4 +62,15 @@ def web_settings_from_env(db: str, host: str | None, port: int | None) -> WebSet
         token_ttl_seconds=env_int("EXCHANGE_TOKEN_TTL_SECONDS", 3600),
         max_body_bytes=env_int("EXCHANGE_MAX_BODY_BYTES", 64 * 1024),
         scrypt_n=env_int("EXCHANGE_SCRYPT_N", DEFAULT_N),
+        rate_limit_per_minute=env_int("EXCHANGE_RATE_LIMIT_PER_MINUTE", 10_000),
+        order_rate_per_second=env_float("EXCHANGE_ORDER_RATE_PER_SECOND", 100.0),
+        trusted_proxies=env_str("EXCHANGE_TRUSTED_PROXIES", ""),
+        login_max_failures=env_int("EXCHANGE_LOGIN_MAX_FAILURES", 5),
+        login_failure_window_seconds=env_float("EXCHANGE_LOGIN_FAILURE_WINDOW_SECONDS", 300.0),
+        login_block_seconds=env_float("EXCHANGE_LOGIN_BLOCK_SECONDS", 300.0),
+        request_timeout_seconds=env_float("EXCHANGE_REQUEST_TIMEOUT_SECONDS", 30.0),
+        max_websockets=env_int("EXCHANGE_MAX_WEBSOCKETS", 10_000),
+        metrics=env_str("EXCHANGE_METRICS", "on").lower() not in ("0", "off", "false", "no"),
+        admin_username=env_str("ADMIN_USERNAME", ""),
+        admin_password=os.environ.get("ADMIN_PASSWORD", ""),
     )

@@ -319,3 +319,22 @@ class AssetTradesResponse(msgspec.Struct):
 
     data: list[AssetTradeResponse]
     has_more: bool
+
+
+class AuditEntryResponse(msgspec.Struct):
+    """One security event."""
+
+    seq: int
+    time: str
+    event: str
+    username: str | None
+    ip: str | None
+    detail: str
+
+
+class AuditLogResponse(msgspec.Struct):
+    """A page of the audit log, newest first."""
+
+    data: list[AuditEntryResponse]
+    total_count: int
+    has_more: bool

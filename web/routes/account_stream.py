@@ -21,6 +21,7 @@ from exchange.events import TOKEN_REVOKED
 from exchange.fanout import SHUTTING_DOWN, Subscription
 from web.auth import bearer_token
 from web.errors import ApiError
+from web.gateway import Gateway, gateway
 from web.routes.prices import SEND_DEADLINE_SECONDS
 from web.state import app_state
 from web.streams import message
@@ -31,6 +32,7 @@ blueprint = Blueprint("account_stream", __name__)
 UNAUTHORIZED_CODE = 4001
 SLOW_CLOSE_CODE = 4008
 GOING_AWAY_CODE = 1001
+TRY_LATER_CODE = 1013
 BUFFER_EVENTS = 256
 AUTH_WAIT_SECONDS = 10.0
 
@@ -83,6 +85,7 @@ async def _send(data: bytes) -> None:
         await websocket.send(data.decode())
     if deadline.cancelled_caught:
         raise StreamClosed(SLOW_CLOSE_CODE, "slow consumer: send deadline passed")
+    gateway().sent("account")
 
 
 async def _forward(subscription: Subscription[Event], after: int) -> None:
@@ -114,8 +117,17 @@ async def _ignore_input() -> None:
 @blueprint.websocket("/ws/account")
 async def account_stream() -> None:
     """Stream the caller's events until they leave, their token ends, or the server stops."""
+    gate = gateway()
+    with gate.websocket_slot() as admitted:
+        await websocket.accept()
+        if not admitted:
+            await websocket.close(TRY_LATER_CODE, "too many connections; try again later")
+            return
+        await _stream(gate)
+
+
+async def _stream(gate: Gateway) -> None:
     exchange = app_state().exchange
-    await websocket.accept()
     try:
         claims = await _authenticate()
         raw_since = websocket.args.get("since")
@@ -146,4 +158,6 @@ async def account_stream() -> None:
         # Raised by the sender or the reader task, so it may arrive in an exception group.
         closed = group.exceptions[0]
         assert isinstance(closed, StreamClosed)
+        if closed.code == SLOW_CLOSE_CODE:
+            gate.dropped("account")
         await websocket.close(closed.code, closed.reason)

@@ -29,6 +29,7 @@ TRANSACTION_TYPES = (
     "withdraw",
     "order_payment",
     "order_sale",
+    "fee",
     "red_pocket",
     "adjustment",
 )

@@ -30,9 +30,6 @@ blueprint = Blueprint("inventory", __name__, url_prefix="/api/v1/inventory")
 ASSET_ID = re.compile(r"[A-Za-z0-9]{1,10}")
 TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
-# Encoded list pages of the latest tick: every client asking between two ticks gets the same bytes.
-_list_cache: dict[tuple[int, bool, int], bytes] = {}
-
 
 def valid_asset_id(asset_id: str) -> str:
     """The upper-cased id, or a 422 naming the path parameter (checked before any lookup)."""
@@ -108,9 +105,12 @@ async def list_assets() -> Response:
     """The catalogue by market-cap rank; unknown query parameters are ignored."""
     active_only = _bool_param("active_only", True)
     limit = int_param("limit", 50, 1, 250)
-    feed = app_state().exchange.feed
+    state = app_state()
+    feed = state.exchange.feed
+    # Every client asking between two ticks gets the same bytes.
+    cache = state.list_cache
     key = (feed.seq, active_only, limit)
-    body = _list_cache.get(key)
+    body = cache.get(key)
     if body is None:
         markets = list(feed.markets.values())
         active = [m for m in markets if m.active]
@@ -120,10 +120,10 @@ async def list_assets() -> Response:
             total_count=len(markets),
             active_count=len(active),
         )
-        if _list_cache and next(iter(_list_cache))[0] != feed.seq:
-            _list_cache.clear()
+        if cache and next(iter(cache))[0] != feed.seq:
+            cache.clear()
         body = encode(page)
-        _list_cache[key] = body
+        cache[key] = body
     return Response(body, content_type="application/json")
 
 

@@ -22,6 +22,7 @@ from exchange.orders import (
 from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
 from web.errors import FieldError, field_error, invalid
+from web.gateway import gateway
 from web.query import choice_param, int_param, pattern_param
 from web.reply import json_response
 from web.routes.inventory import ASSET_ID
@@ -149,6 +150,7 @@ def valid_order_id(order_id: str) -> str:
 @authenticated
 async def place_order() -> Response:
     """Place an order: market orders fill at once; limit and stop orders rest until crossed."""
+    gateway().order_allowed(current_claims().sub)
     request = validate_order(await _order_body.read())
     order = await app_state().exchange.place_order(current_claims().sub, request)
     return json_response(OrderResponse(order_view(order)), 201)

@@ -3,7 +3,8 @@
 Clients may narrow with ``{"action": "subscribe", "symbols": [...]}`` (``["*"]`` for all again),
 ask ``{"action": "ping"}``, and resume with ``?since=<seq>`` while the frames are still held.
 A client that falls behind its bounded buffer, or does not take a frame within the send
-deadline, is closed with code 4008; when the exchange stops, clients are closed with 1001.
+deadline, is closed with code 4008; when the exchange stops, clients are closed with 1001;
+beyond the connection cap (``EXCHANGE_MAX_WEBSOCKETS``) a new client is closed with 1013.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from quart import Blueprint, websocket
 
 from exchange.fanout import SHUTTING_DOWN, Subscription
 from exchange.pricefeed import Frame, PriceFeed
+from web.gateway import Gateway, gateway
 from web.state import app_state
 from web.streams import encode_frame, merge_frames, message
 
@@ -23,6 +25,7 @@ blueprint = Blueprint("prices", __name__)
 
 SLOW_CLOSE_CODE = 4008
 GOING_AWAY_CODE = 1001
+TRY_LATER_CODE = 1013
 BUFFER_FRAMES = 32
 SEND_DEADLINE_SECONDS = 5.0
 MAX_MESSAGE_BYTES = 4096
@@ -35,9 +38,10 @@ class SlowClient(Exception):
 class PriceClient:
     """One connection's state: its filter, and sends serialized under a deadline."""
 
-    def __init__(self, feed: PriceFeed, subscription: Subscription[Frame]) -> None:
+    def __init__(self, feed: PriceFeed, subscription: Subscription[Frame], gate: Gateway) -> None:
         self.feed = feed
         self.subscription = subscription
+        self.gate = gate
         self.symbols: frozenset[str] | None = None
         self._send_lock = trio.Lock()
 
@@ -48,6 +52,7 @@ class PriceClient:
                 await websocket.send(data.decode())
             if deadline.cancelled_caught:
                 raise SlowClient("send deadline passed")
+        self.gate.sent("prices")
 
     async def start(self, since: int | None) -> None:
         """The first messages: missed frames when resuming, else a snapshot."""
@@ -139,11 +144,20 @@ def _since() -> int | None:
 @blueprint.websocket("/ws/prices")
 async def prices() -> None:
     """Stream prices to one client until it leaves, falls behind, or the server stops."""
+    gate = gateway()
+    with gate.websocket_slot() as admitted:
+        await websocket.accept()
+        if not admitted:
+            await websocket.close(TRY_LATER_CODE, "too many connections; try again later")
+            return
+        await _stream(gate)
+
+
+async def _stream(gate: Gateway) -> None:
     feed = app_state().exchange.feed
-    await websocket.accept()
     # Subscribe before reading the snapshot or the held frames, so no tick falls in between.
     subscription = feed.subscribe(BUFFER_FRAMES)
-    client = PriceClient(feed, subscription)
+    client = PriceClient(feed, subscription, gate)
     try:
         await client.start(_since())
         async with trio.open_nursery() as nursery:
@@ -155,10 +169,13 @@ async def prices() -> None:
             nursery.start_soon(listen)
             await client.forward()
             nursery.cancel_scope.cancel()
-        if subscription.dropped:
-            code = GOING_AWAY_CODE if subscription.dropped == SHUTTING_DOWN else SLOW_CLOSE_CODE
-            await websocket.close(code, subscription.dropped)
+        if subscription.dropped == SHUTTING_DOWN:
+            await websocket.close(GOING_AWAY_CODE, subscription.dropped)
+        elif subscription.dropped:
+            gate.dropped("prices")
+            await websocket.close(SLOW_CLOSE_CODE, subscription.dropped)
     except* SlowClient as group:
+        gate.dropped("prices")
         await websocket.close(SLOW_CLOSE_CODE, f"slow consumer: {group.exceptions[0]}")
     finally:
         feed.unsubscribe(subscription)

@@ -7,12 +7,15 @@ from pathlib import Path
 from quart import Blueprint, Response
 from quart_schema import document_response
 
+from web.gateway import gateway
 from web.reply import json_response
 from web.settings import VERSION
 from web.state import app_state
 from web.wire import HealthResponse
 
 blueprint = Blueprint("service", __name__)
+
+TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 _DOCS_PAGE = (Path(__file__).parent.parent / "static" / "docs.html").read_bytes()
 
@@ -32,6 +35,15 @@ async def health() -> Response:
     healthy = checks["database"] == "ok"
     body = HealthResponse("healthy" if healthy else "unhealthy", "exchange", VERSION, checks)
     return json_response(body, 200 if healthy else 503)
+
+
+@blueprint.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus text exposition of the request and engine metrics."""
+    found = gateway().metrics
+    if found is None:
+        return Response(b"# metrics are off (EXCHANGE_METRICS=off)\n", content_type=TEXT)
+    return Response(found.render(), content_type=TEXT)
 
 
 @blueprint.get("/docs")

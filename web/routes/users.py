@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from quart import Blueprint, Response
+from quart import Blueprint, Response, g
 from quart_schema import document_request, document_response
 
 from exchange.clock import iso_ms
@@ -16,6 +17,7 @@ from exchange.users import NewUser, Profile
 from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
 from web.errors import ApiError, invalid
+from web.gateway import gateway
 from web.reply import json_response
 from web.state import app_state
 from web.tokens import issue
@@ -89,6 +91,7 @@ async def register() -> Response:
             marketing_emails_consent=body.marketing_emails_consent,
         )
     )
+    await state.exchange.audit("register", username, g.client_ip)
     return json_response(MessageResponse("User registered successfully"), 201)
 
 
@@ -105,16 +108,39 @@ async def login() -> Response:
         raise invalid(rules.errors)
     state = app_state()
     exchange = state.exchange
+    guard = gateway().guard
+    ip = g.client_ip
+    for unblocked in guard.expired_blocks():
+        await exchange.audit("ip_unblocked", None, unblocked, "block expired")
+    left = guard.blocked_for(ip)
+    if left:
+        retry = max(1, math.ceil(left))
+        raise ApiError(
+            403,
+            "ip_blocked",
+            f"Too many failed logins from this address; try again in {retry} s",
+            {"Retry-After": str(retry)},
+        )
     credentials = exchange.credentials(username)
     if credentials is None:
+        await _failed_login(username, ip, "unknown user")
         raise UnknownUser("User not found")
     if not await state.run_blocking(verify_password, body.password, credentials.password_hash):
+        await _failed_login(username, ip, "wrong password")
         raise ApiError(401, "invalid_credentials", "Incorrect username or password")
+    await exchange.audit("login_success", username, ip)
     ttl = state.settings.token_ttl_seconds
     token, _ = issue(
         state.settings.jwt_secret, username, credentials.role, exchange.clock.now(), ttl
     )
     return json_response(TokenResponse(token, "bearer", ttl))
+
+
+async def _failed_login(username: str, ip: str, reason: str) -> None:
+    exchange = app_state().exchange
+    await exchange.audit("login_failure", username, ip, reason)
+    if gateway().guard.fail(ip):
+        await exchange.audit("ip_blocked", None, ip, "too many failed logins")
 
 
 @blueprint.get("/profile")
@@ -162,5 +188,7 @@ async def logout() -> Response:
     """Revoke the caller's token until it would have expired."""
     await _logout_body.read()
     claims = current_claims()
-    await app_state().exchange.revoke(claims.jti, claims.exp)
+    exchange = app_state().exchange
+    await exchange.revoke(claims.jti, claims.exp)
+    await exchange.audit("logout", claims.sub, g.client_ip)
     return json_response(MessageResponse("Logged out successfully"))

@@ -1,0 +1,67 @@
+"""The audit log: security events (register, logins, logouts, IP blocks, refused tokens)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from exchange.store import Store, Write
+
+EVENTS = (
+    "register",
+    "login_success",
+    "login_failure",
+    "logout",
+    "ip_blocked",
+    "ip_unblocked",
+    "token_refused",
+)
+
+
+class AuditEntry(msgspec.Struct, frozen=True):
+    """One security event."""
+
+    seq: int
+    created_at: int
+    event: str
+    username: str | None
+    ip: str | None
+    detail: str
+
+
+def audit_write(
+    now_ms: int, event: str, username: str | None, ip: str | None, detail: str
+) -> Write:
+    """The write that records one event."""
+    assert event in EVENTS, event
+    return Write(
+        [
+            (
+                "INSERT INTO audit_log (created_at, event, username, ip, detail) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (now_ms, event, username, ip, detail),
+            )
+        ]
+    )
+
+
+def read_audit(
+    store: Store, limit: int, offset: int, event: str | None = None, username: str | None = None
+) -> tuple[list[AuditEntry], int]:
+    """A page of the log, newest first, and the total count."""
+    where, params = "1 = 1", []
+    if event is not None:
+        where += " AND event = ?"
+        params.append(event)
+    if username is not None:
+        where += " AND username = ?"
+        params.append(username)
+    rows = store.read(
+        f"SELECT seq, created_at, event, username, ip, detail FROM audit_log WHERE {where} "  # noqa: S608
+        "ORDER BY seq DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+    (total,) = store.read_one(
+        f"SELECT COUNT(*) FROM audit_log WHERE {where}",  # noqa: S608
+        params,
+    ) or (0,)
+    return [AuditEntry(*row) for row in rows], int(total)

@@ -1,0 +1,195 @@
+"""Gateway duties in-process: request ids, client IPs, CORS, rate limits, metrics, access logs.
+
+Installed on the app as hooks that run around every request:
+
+* before: assign ``X-Request-ID``; find the client IP; count the request in the client IP's
+  rate-limit window (every ``/api/v1`` route; 429 over the limit); answer CORS preflights;
+* after: stamp the request id, CORS and ``X-RateLimit-*`` headers; record the request's count
+  and latency under its route template; write one JSON access-log line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from quart import Response, current_app, g, request
+from quart_trio import QuartTrio
+
+from exchange.engine import Exchange
+from web.clientip import client_ip, parse_networks
+from web.errors import ApiError
+from web.limits import LoginGuard, RateLimiter, Throttle
+from web.logs import log_request
+from web.metrics import Metrics
+from web.settings import WebSettings
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+API_PREFIX = "/api/"
+LIMITED_PREFIX = "/api/v1"
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": (
+        "X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After"
+    ),
+}
+PREFLIGHT_HEADERS = {
+    **CORS_HEADERS,
+    "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID",
+    "Access-Control-Max-Age": "600",
+}
+
+
+class Gateway:
+    """The limits and instruments of one app."""
+
+    def __init__(self, exchange: Exchange, settings: WebSettings) -> None:
+        clock = exchange.clock.now
+        self.exchange = exchange
+        self.limiter = (
+            RateLimiter(settings.rate_limit_per_minute, clock)
+            if settings.rate_limit_per_minute > 0
+            else None
+        )
+        self.throttle = (
+            Throttle(settings.order_rate_per_second, clock)
+            if settings.order_rate_per_second > 0
+            else None
+        )
+        self.guard = LoginGuard(
+            settings.login_max_failures,
+            settings.login_failure_window_seconds,
+            settings.login_block_seconds,
+            clock,
+        )
+        self.trusted = parse_networks(settings.trusted_proxies)
+        self.metrics = Metrics(exchange, self.guard.blocked) if settings.metrics else None
+        self.max_websockets = settings.max_websockets
+        self.websockets = 0
+
+    def install(self, app: QuartTrio) -> None:
+        """Hook into every request and websocket of ``app``."""
+        app.before_request(self.before)
+        app.after_request(self.after)
+        app.before_websocket(self.before_websocket)
+
+    async def before(self) -> Response | None:
+        """Identify the request; answer preflights; apply the client's rate limit."""
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+        g.client_ip = client_ip(
+            request.remote_addr or "", request.headers.get("X-Forwarded-For"), self.trusted
+        )
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
+        path = request.path
+        if self.limiter is not None and path.startswith(LIMITED_PREFIX):
+            window = self.limiter.hit(g.client_ip)
+            g.window = window
+            if not window.allowed:
+                if self.metrics is not None:
+                    self.metrics.rate_limited.labels("ip").inc()
+                retry = window.retry_after(self.exchange.clock.now())
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    f"Rate limit of {window.limit} requests per minute exceeded; "
+                    f"retry in {retry} s",
+                    {"Retry-After": str(retry)},
+                )
+        if request.method == "OPTIONS" and path.startswith(API_PREFIX):
+            return Response(b"", status=204, headers=PREFLIGHT_HEADERS)
+        return None
+
+    async def before_websocket(self) -> None:
+        """Identify the websocket's client."""
+        from quart import websocket
+
+        g.request_id = uuid.uuid4().hex
+        g.client_ip = client_ip(
+            websocket.remote_addr or "", websocket.headers.get("X-Forwarded-For"), self.trusted
+        )
+
+    async def after(self, response: Response) -> Response:
+        """Stamp headers, record metrics and write the access line."""
+        request_id = getattr(g, "request_id", "") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = request_id
+        path = request.path
+        if path.startswith(API_PREFIX):
+            response.headers.update(CORS_HEADERS)
+        window = getattr(g, "window", None)
+        if window is not None:
+            response.headers["X-RateLimit-Limit"] = str(window.limit)
+            response.headers["X-RateLimit-Remaining"] = str(window.remaining)
+            response.headers["X-RateLimit-Reset"] = str(window.reset)
+        started = getattr(g, "started", None)
+        latency = 0.0 if started is None else time.perf_counter() - started
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        status = response.status_code
+        if self.metrics is not None and started is not None:
+            self.metrics.requests.labels(route, request.method, str(status)).inc()
+            self.metrics.latency.labels(route).observe(latency)
+            self.metrics.in_flight.dec()
+        claims = getattr(g, "claims", None)
+        log_request(
+            {
+                "request_id": request_id,
+                "user": claims.sub if claims is not None else None,
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "latency_ms": round(latency * 1000, 3),
+                "client_ip": getattr(g, "client_ip", None),
+            }
+        )
+        return response
+
+    def order_allowed(self, username: str) -> None:
+        """Apply the per-user order rate; 429 with ``Retry-After`` when over it."""
+        if self.throttle is None:
+            return
+        wait = self.throttle.take(username)
+        if wait:
+            if self.metrics is not None:
+                self.metrics.rate_limited.labels("orders").inc()
+            retry = max(1, math.ceil(wait))
+            raise ApiError(
+                429,
+                "order_rate_limited",
+                f"Order rate of {self.throttle.rate:g} per second exceeded; retry in {retry} s",
+                {"Retry-After": str(retry)},
+            )
+
+    @contextmanager
+    def websocket_slot(self) -> Iterator[bool]:
+        """A place among the capped websocket connections; yields False when none is free."""
+        if self.websockets >= self.max_websockets:
+            yield False
+            return
+        self.websockets += 1
+        try:
+            yield True
+        finally:
+            self.websockets -= 1
+
+    def sent(self, stream: str) -> None:
+        """Count one websocket message sent."""
+        if self.metrics is not None:
+            self.metrics.ws_frames.labels(stream).inc()
+
+    def dropped(self, stream: str) -> None:
+        """Count one websocket client closed for falling behind."""
+        if self.metrics is not None:
+            self.metrics.ws_dropped.labels(stream).inc()
+
+
+def gateway() -> Gateway:
+    """The running app's gateway."""
+    found: Gateway = current_app.extensions["gateway"]
+    return found
