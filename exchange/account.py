@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import msgspec
 import trio
 
-from exchange import cash, trading
+from exchange import cash, redpocket, trading
 from exchange.actor import Envelope, Reply
 from exchange.cash import Limits
 from exchange.change import Change, Event
 from exchange.clock import Clock
 from exchange.errors import Conflict, DomainError, NotFound, NotPending
 from exchange.orders import Order, OrderRequest
+from exchange.redpocket import RedPockets
 from exchange.state import AccountState, Balance, Holding, load_orders
 from exchange.store import Store, Write
 from exchange.trading import Quote, Rules
@@ -58,6 +59,12 @@ class CancelOrder(msgspec.Struct, frozen=True):
     order_id: str
 
 
+class ClaimRedPocket(msgspec.Struct, frozen=True):
+    """Claim a red pocket with a phrase."""
+
+    phrase: str
+
+
 class OrderEvent(msgspec.Struct, frozen=True):
     """A tick fired a resting order: ``kind`` is fill, trigger or expire."""
 
@@ -67,7 +74,16 @@ class OrderEvent(msgspec.Struct, frozen=True):
     price: int
 
 
-Command = Deposit | Withdraw | GetBalance | GetHoldings | PlaceOrder | CancelOrder | OrderEvent
+Command = (
+    Deposit
+    | Withdraw
+    | GetBalance
+    | GetHoldings
+    | PlaceOrder
+    | CancelOrder
+    | OrderEvent
+    | ClaimRedPocket
+)
 
 
 class Portfolio(msgspec.Struct, frozen=True):
@@ -87,6 +103,7 @@ class AccountContext:
     clock: Clock
     limits: Limits
     rules: Rules
+    red_pockets: RedPockets
     idle_seconds: float
     quote: Callable[[str], Quote]
     arm: Callable[[Order], None]
@@ -121,6 +138,8 @@ def decide(change: Change, command: Command, ctx: AccountContext) -> object:
         return trading.close(change, order, "cancelled", "cancelled by the user")
     if isinstance(command, OrderEvent):
         return _fired(change, command, ctx)
+    if isinstance(command, ClaimRedPocket):
+        return redpocket.claim(change, command.phrase, ctx.red_pockets, ctx.limits)
     raise TypeError(f"unknown command {command!r}")
 
 

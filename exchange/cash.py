@@ -26,15 +26,29 @@ def _limit_message(what: str, limit: int, used: int, requested: int) -> str:
     )
 
 
-def deposit(change: Change, amount: int, limits: Limits) -> Entry:
-    """Add cash within today's deposit limit."""
+def credit_within_limit(
+    change: Change,
+    kind: str,
+    amount: int,
+    limits: Limits,
+    description: str,
+    reference_id: str | None = None,
+) -> Entry:
+    """Add cash that counts toward today's deposit limit (deposits and red pockets)."""
     state = change.state
     state.roll(day_of_ms(change.now))
     if amount <= 0:
         raise Rejected("Amount must be positive", "invalid_amount")
     if state.deposited + amount > limits.deposit:
         raise DailyLimitExceeded(_limit_message("deposit", limits.deposit, state.deposited, amount))
-    return change.move_cash("deposit", amount, f"Deposit of ${format_usd(amount)}")
+    return change.move_cash(kind, amount, description, reference_id)
+
+
+def deposit(change: Change, amount: int, limits: Limits) -> Entry:
+    """Add cash within today's deposit limit."""
+    return credit_within_limit(
+        change, "deposit", amount, limits, f"Deposit of ${format_usd(amount)}"
+    )
 
 
 def withdraw(change: Change, amount: int, limits: Limits) -> Entry:

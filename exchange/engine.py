@@ -12,6 +12,7 @@ import trio
 from exchange.account import (
     AccountContext,
     CancelOrder,
+    ClaimRedPocket,
     Command,
     Deposit,
     GetBalance,
@@ -34,6 +35,7 @@ from exchange.market import Market
 from exchange.orders import Order, OrderRequest
 from exchange.pricefeed import FeedSettings, PriceFeed
 from exchange.pricemodel import Regime
+from exchange.redpocket import Claim, load_red_pockets
 from exchange.settings import Settings
 from exchange.state import AssetEntry, Balance, Entry, load_account, load_orders
 from exchange.store import Store, Write
@@ -57,6 +59,9 @@ class Exchange:
         self.settings = settings
         self.clock = clock or Clock(settings.start_epoch)
         self.assets = load_catalogue(settings.catalogue or None)
+        self.red_pockets = load_red_pockets(
+            settings.red_pockets or None, settings.red_pocket_default
+        )
         self._accounts: dict[str, Mailbox[Command]] = {}
         self._feed: PriceFeed | None = None
         self.triggers = Triggers(self._deliver)
@@ -95,6 +100,7 @@ class Exchange:
             clock=self.clock,
             limits=Limits(settings.daily_deposit_limit, settings.daily_withdraw_limit),
             rules=Rules(settings.max_order_value, settings.fee_bps),
+            red_pockets=self.red_pockets,
             idle_seconds=settings.account_idle_seconds,
             quote=self.quote,
             arm=self.triggers.arm,
@@ -195,6 +201,11 @@ class Exchange:
         """The user's cash and holdings in one snapshot."""
         portfolio: Portfolio = await self._call(username, GetHoldings())
         return portfolio
+
+    async def claim_red_pocket(self, username: str, phrase: str) -> Claim:
+        """Claim a red pocket; answered after its commit."""
+        claim: Claim = await self._call(username, ClaimRedPocket(phrase))
+        return claim
 
     # Orders
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from decimal import Decimal
 
 from exchange.money import CENTS
 
@@ -18,6 +19,12 @@ def env_float(name: str, default: float) -> float:
     """A float environment variable, or the default when unset or empty."""
     raw = os.environ.get(name, "").strip()
     return float(raw) if raw else default
+
+
+def env_decimal(name: str) -> Decimal | None:
+    """A decimal environment variable, or None when unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    return Decimal(raw) if raw else None
 
 
 def env_str(name: str, default: str) -> str:
@@ -45,6 +52,8 @@ class Settings:
     tick_interval: float = 1.0
     history_days: int = 30
     frames_held: int = 600
+    red_pockets: str = ""
+    red_pocket_default: Decimal | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -60,6 +69,8 @@ class Settings:
             "catalogue": env_str("EXCHANGE_CATALOGUE", cls.catalogue),
             "max_order_value": env_int("EXCHANGE_MAX_ORDER_VALUE", 10_000) * CENTS,
             "fee_bps": env_int("EXCHANGE_FEE_BPS", 0),
+            "red_pockets": env_str("EXCHANGE_RED_POCKETS", cls.red_pockets),
+            "red_pocket_default": env_decimal("EXCHANGE_RED_POCKET_DEFAULT"),
             "seed": env_int("EXCHANGE_SEED", cls.seed),
             "tick_interval": env_float("EXCHANGE_TICK_INTERVAL", cls.tick_interval),
             "history_days": env_int("EXCHANGE_HISTORY_DAYS", cls.history_days),

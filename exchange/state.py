@@ -85,6 +85,8 @@ class AccountState:
     withdrawn: int
     reserved: int = 0
     event_seq: int = 0
+    # The UTC day a configured red-pocket phrase was last claimed on.
+    red_pocket_day: int | None = None
     holdings: dict[str, Holding] = field(default_factory=dict)
     open_orders: dict[str, Order] = field(default_factory=dict)
     # Orders placed with a client order id, by that id (filled lazily from the database).
@@ -136,6 +138,12 @@ def load_account(store: Store, username: str, now_ms: int) -> AccountState | Non
         reserved=int(row[2]),
         event_seq=int(row[3]),
     )
+    claimed = store.read_one(
+        "SELECT 1 FROM transactions WHERE username = ? AND transaction_type = 'red_pocket' "
+        "AND reference_id LIKE 'phrase:%' AND created_at >= ? LIMIT 1",
+        (username, day * 86_400_000),
+    )
+    state.red_pocket_day = day if claimed else None
     for asset_id, quantity, reserved, cost, created, updated in store.read(
         "SELECT asset_id, quantity, reserved, cost, created_at, updated_at FROM holdings "
         "WHERE username = ?",

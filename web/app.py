@@ -24,6 +24,7 @@ from web.routes import (
     orders,
     portfolio,
     prices,
+    promotions,
     service,
     users,
 )
@@ -93,6 +94,7 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
         prices,
         account_stream,
         admin,
+        promotions,
     ):
         app.register_blueprint(module.blueprint)
 

@@ -21,6 +21,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from exchange.catalogue import CatalogueError
 from exchange.engine import Exchange
 from exchange.ledger import find_mismatches
+from exchange.redpocket import RedPocketError
 from exchange.settings import Settings, env_str
 from exchange.store import connect
 from web import logs
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     web = web_settings_from_env(db, args.host, args.port)
     try:
         exchange = Exchange(settings)
-    except CatalogueError as exc:
+    except (CatalogueError, RedPocketError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 2
     tune_gc()

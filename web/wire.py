@@ -338,3 +338,19 @@ class AuditLogResponse(msgspec.Struct):
     data: list[AuditEntryResponse]
     total_count: int
     has_more: bool
+
+
+class ClaimRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /cny/claim."""
+
+    phrase: str
+
+
+class ClaimResponse(msgspec.Struct):
+    """What a red-pocket claim paid."""
+
+    success: bool
+    message: str
+    amount: str
+    got_red_pocket: bool
+    timestamp: str
