@@ -176,6 +176,13 @@ class PriceFeed:
                 self._pending.append((_SAVE_CANDLE, (asset_id, INTERVALS[name], *candle)))
         if minute_closed:
             self._save_state(at)
+        # The sequence number is saved every tick, so a restart never issues one twice.
+        self._pending.append(
+            (
+                "INSERT OR REPLACE INTO feed (id, seq, regime) VALUES (1, ?, ?)",
+                (self.seq, self.regime.value),
+            )
+        )
         self.ticked_at = at
         frame = Frame(self.seq, at, changed)
         self._frames.append(frame)
@@ -184,12 +191,6 @@ class PriceFeed:
     def _save_state(self, at: float) -> None:
         for market in self.markets.values():
             self._pending.append((_SAVE_MARKET, _row(market.saved())))
-        self._pending.append(
-            (
-                "INSERT OR REPLACE INTO feed (id, seq, regime) VALUES (1, ?, ?)",
-                (self.seq, self.regime.value),
-            )
-        )
         hour = int(at) // 3600
         if hour != self._pruned_hour:
             # Once an hour, forget candles older than what memory keeps.
