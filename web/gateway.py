@@ -5,7 +5,8 @@ Installed on the app as hooks that run around every request:
 * before: assign ``X-Request-ID``; find the client IP; count the request in the client IP's
   rate-limit window (every ``/api/v1`` route; 429 over the limit); answer CORS preflights;
 * after: stamp the request id, CORS and ``X-RateLimit-*`` headers; record the request's count
-  and latency under its route template; write one JSON access-log line.
+  and latency under its route template; write one JSON access-log line;
+* teardown (also for a request cancelled because its client left): end its in-flight count.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
-from quart import Response, current_app, g, request
+from quart import Response, current_app, g, request, websocket
 from quart_trio import QuartTrio
 
 from exchange.engine import Exchange
@@ -28,6 +29,7 @@ from web.logs import log_request
 from web.metrics import Metrics
 from web.settings import WebSettings
 
+TRY_LATER_CODE = 1013
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 API_PREFIX = "/api/"
 LIMITED_PREFIX = "/api/v1"
@@ -76,6 +78,7 @@ class Gateway:
         """Hook into every request and websocket of ``app``."""
         app.before_request(self.before)
         app.after_request(self.after)
+        app.teardown_request(self.teardown)
         app.before_websocket(self.before_websocket)
 
     async def before(self) -> Response | None:
@@ -109,8 +112,6 @@ class Gateway:
 
     async def before_websocket(self) -> None:
         """Identify the websocket's client."""
-        from quart import websocket
-
         g.request_id = uuid.uuid4().hex
         g.client_ip = client_ip(
             websocket.remote_addr or "", websocket.headers.get("X-Forwarded-For"), self.trusted
@@ -135,7 +136,6 @@ class Gateway:
         if self.metrics is not None and started is not None:
             self.metrics.requests.labels(route, request.method, str(status)).inc()
             self.metrics.latency.labels(route).observe(latency)
-            self.metrics.in_flight.dec()
         claims = getattr(g, "claims", None)
         log_request(
             {
@@ -149,6 +149,11 @@ class Gateway:
             }
         )
         return response
+
+    async def teardown(self, _error: BaseException | None) -> None:
+        """End the request's in-flight count, also when the client left and it was cancelled."""
+        if self.metrics is not None and getattr(g, "started", None) is not None:
+            self.metrics.in_flight.dec()
 
     def order_allowed(self, username: str) -> None:
         """Apply the per-user order rate; 429 with ``Retry-After`` when over it."""
@@ -165,6 +170,15 @@ class Gateway:
                 f"Order rate of {self.throttle.rate:g} per second exceeded; retry in {retry} s",
                 {"Retry-After": str(retry)},
             )
+
+    async def serve_websocket(self, stream: Callable[[Gateway], Awaitable[None]]) -> None:
+        """Accept the websocket and run ``stream`` on it, or close it with 1013 when full."""
+        with self.websocket_slot() as admitted:
+            await websocket.accept()
+            if not admitted:
+                await websocket.close(TRY_LATER_CODE, "too many connections; try again later")
+                return
+            await stream(self)
 
     @contextmanager
     def websocket_slot(self) -> Iterator[bool]:

@@ -32,7 +32,6 @@ blueprint = Blueprint("account_stream", __name__)
 UNAUTHORIZED_CODE = 4001
 SLOW_CLOSE_CODE = 4008
 GOING_AWAY_CODE = 1001
-TRY_LATER_CODE = 1013
 BUFFER_EVENTS = 256
 AUTH_WAIT_SECONDS = 10.0
 
@@ -117,13 +116,7 @@ async def _ignore_input() -> None:
 @blueprint.websocket("/ws/account")
 async def account_stream() -> None:
     """Stream the caller's events until they leave, their token ends, or the server stops."""
-    gate = gateway()
-    with gate.websocket_slot() as admitted:
-        await websocket.accept()
-        if not admitted:
-            await websocket.close(TRY_LATER_CODE, "too many connections; try again later")
-            return
-        await _stream(gate)
+    await gateway().serve_websocket(_stream)
 
 
 async def _stream(gate: Gateway) -> None:

@@ -25,7 +25,6 @@ blueprint = Blueprint("prices", __name__)
 
 SLOW_CLOSE_CODE = 4008
 GOING_AWAY_CODE = 1001
-TRY_LATER_CODE = 1013
 BUFFER_FRAMES = 32
 SEND_DEADLINE_SECONDS = 5.0
 MAX_MESSAGE_BYTES = 4096
@@ -144,13 +143,7 @@ def _since() -> int | None:
 @blueprint.websocket("/ws/prices")
 async def prices() -> None:
     """Stream prices to one client until it leaves, falls behind, or the server stops."""
-    gate = gateway()
-    with gate.websocket_slot() as admitted:
-        await websocket.accept()
-        if not admitted:
-            await websocket.close(TRY_LATER_CODE, "too many connections; try again later")
-            return
-        await _stream(gate)
+    await gateway().serve_websocket(_stream)
 
 
 async def _stream(gate: Gateway) -> None:
