@@ -14,6 +14,7 @@ import msgspec
 from exchange.change import Change
 from exchange.errors import InsufficientFunds, InsufficientHoldings, Rejected
 from exchange.money import (
+    QTY_SCALE,
     cost_cents,
     fee_cents,
     format_price,
@@ -22,6 +23,9 @@ from exchange.money import (
     proceeds_cents,
 )
 from exchange.orders import LIMIT, MARKET, STOP, STOP_LIMIT, Order, OrderRequest, new_order_id
+
+# The largest quantity an order may ask for: ten billion units of any asset.
+MAX_QUANTITY = 10**10 * QTY_SCALE
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ def place(change: Change, request: OrderRequest, quote: Quote, rules: Rules) -> 
     kind = request.order_type
     if not quote.active:
         raise Rejected(f"Asset {request.asset_id} is not available for trading", "asset_inactive")
+    if request.quantity > MAX_QUANTITY:
+        # Larger would not even fit a database integer; nobody can hold that much anyway.
+        raise Rejected(
+            f"Quantity must be at most {format_quantity(MAX_QUANTITY)}", "invalid_quantity"
+        )
     level = _value_price(request, quote)
     value = cost_cents(request.quantity, level)
     if value > rules.max_order_value:
@@ -95,7 +104,11 @@ def _value_price(request: OrderRequest, quote: Quote) -> int:
     if request.order_type in MARKET:
         return quote.price
     if request.order_type in STOP:
-        return request.stop_price or quote.price
+        # Reached on arrival, a stop order is a market order: valued at the current price.
+        stop = request.stop_price or quote.price
+        buy = request.order_type.endswith("_buy")
+        reached = quote.price >= stop if buy else quote.price <= stop
+        return quote.price if reached else stop
     return request.price or quote.price
 
 

@@ -8,6 +8,8 @@ from quart import request
 
 from web.errors import field_error, invalid
 
+SQL_INT_MAX = 2**63 - 1
+
 
 def int_param(name: str, default: int, low: int, high: int | None = None) -> int:
     """An integer query parameter within ``[low, high]``."""
@@ -21,6 +23,9 @@ def int_param(name: str, default: int, low: int, high: int | None = None) -> int
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise invalid([field_error(["query", name], f"Must be {bound}", "range")])
+    if value > SQL_INT_MAX:
+        # Larger does not fit a database integer (it would fail the query, a 500).
+        raise invalid([field_error(["query", name], f"Must be at most {SQL_INT_MAX}", "range")])
     return value
 
 

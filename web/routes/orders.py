@@ -8,7 +8,14 @@ from datetime import datetime
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
-from exchange.money import PRICE_SCALE, QTY_SCALE, MoneyFormatError, parse_price, parse_quantity
+from exchange.money import (
+    PRICE_SCALE,
+    QTY_SCALE,
+    MoneyFormatError,
+    format_quantity,
+    parse_price,
+    parse_quantity,
+)
 from exchange.orders import (
     LIMIT,
     ORDER_TYPES,
@@ -19,6 +26,7 @@ from exchange.orders import (
     OrderRequest,
     order_view,
 )
+from exchange.trading import MAX_QUANTITY
 from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
 from web.errors import FieldError, field_error, invalid
@@ -96,6 +104,9 @@ def validate_order(body: OrderRequestBody) -> OrderRequest:
         errors.append(
             field_error(["body", "quantity"], "Must be at least 0.001", "greater_than_equal")
         )
+    elif quantity is not None and quantity > MAX_QUANTITY:
+        message = f"Must be at most {format_quantity(MAX_QUANTITY)}"
+        errors.append(field_error(["body", "quantity"], message, "less_than_equal"))
     price = _price(errors, "price", body.price)
     stop_price = _price(errors, "stop_price", body.stop_price)
     if kind in LIMIT + STOP_LIMIT and body.price is None:
