@@ -28,6 +28,12 @@ def bearer_token(header: str | None) -> str:
 class RevokedToken(ApiError):
     """A well-formed, unexpired token that was revoked by logout."""
 
+    def __init__(self, username: str) -> None:
+        super().__init__(
+            401, "unauthorized", "Token has been revoked", {"WWW-Authenticate": "Bearer"}
+        )
+        self.username = username
+
 
 def authenticate() -> Claims:
     """The current request's verified claims; 401 when missing, bad, expired or revoked."""
@@ -38,9 +44,7 @@ def authenticate() -> Claims:
     except InvalidToken as exc:
         raise unauthorized(str(exc)) from None
     if state.exchange.is_revoked(claims.jti):
-        raise RevokedToken(
-            401, "unauthorized", "Token has been revoked", {"WWW-Authenticate": "Bearer"}
-        )
+        raise RevokedToken(claims.sub)
     return claims
 
 
@@ -51,9 +55,10 @@ def authenticated(handler: F) -> F:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             g.claims = authenticate()
-        except RevokedToken:
+        except RevokedToken as refused:
             exchange = current_app.extensions["exchange_state"].exchange
-            await exchange.audit("token_refused", None, getattr(g, "client_ip", None), "revoked")
+            ip = getattr(g, "client_ip", None)
+            await exchange.audit("token_refused", refused.username, ip, "revoked")
             raise
         return await handler(*args, **kwargs)
 

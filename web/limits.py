@@ -62,10 +62,15 @@ class RateLimiter:
 
 
 class Throttle:
-    """A token bucket per key: ``rate`` per second with a burst of one second's worth."""
+    """A token bucket per key: ``rate`` per second with a burst of one second's worth.
+
+    The burst is at least one token, so a rate below one per second still lets an order
+    through every ``1 / rate`` seconds.
+    """
 
     def __init__(self, rate: float, clock: Clock, max_keys: int = 100_000) -> None:
         self.rate = rate
+        self.burst = max(1.0, rate)
         self._clock = clock
         self.max_keys = max_keys
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
@@ -74,8 +79,8 @@ class Throttle:
     def take(self, key: str) -> float:
         """Take a token; 0.0 if allowed, else the seconds until one is available."""
         now = self._clock()
-        tokens, at = self._buckets.pop(key, (self.rate, now))
-        tokens = min(self.rate, tokens + (now - at) * self.rate)
+        tokens, at = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
         wait = 0.0
         if tokens >= 1.0:
             tokens -= 1.0

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 import trio
-from quart import Blueprint, websocket
+from quart import Blueprint, g, websocket
 
 from exchange.change import Event
 from exchange.events import TOKEN_REVOKED
@@ -45,13 +45,14 @@ class StreamClosed(Exception):
         self.reason = reason
 
 
-def _check(token: str) -> Claims:
+async def _check(token: str) -> Claims:
     state = app_state()
     try:
         claims = verify(state.settings.jwt_secret, token, state.exchange.clock.now())
     except InvalidToken as exc:
         raise StreamClosed(UNAUTHORIZED_CODE, str(exc)) from None
     if state.exchange.is_revoked(claims.jti):
+        await state.exchange.audit("token_refused", claims.sub, g.client_ip, "revoked (stream)")
         raise StreamClosed(UNAUTHORIZED_CODE, "Token has been revoked")
     return claims
 
@@ -76,7 +77,7 @@ async def _authenticate() -> Claims:
                 token = first.get("token")
     if not isinstance(token, str) or not token:
         raise StreamClosed(UNAUTHORIZED_CODE, "Not authenticated")
-    return _check(token)
+    return await _check(token)
 
 
 async def _send(data: bytes) -> None:
