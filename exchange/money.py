@@ -121,3 +121,10 @@ def proceeds_cents(quantity: int, price: int) -> int:
 def fee_cents(value_cents: int, bps: int) -> int:
     """A fee of ``bps`` basis points on a value, rounded up to the cent (in the house's favour)."""
     return _ceil_div(value_cents * bps, 10_000)
+
+
+def display_usd(cents: int) -> str:
+    """Cents for people to read, with a sign, a dollar sign and thousands separators."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), CENTS)
+    return f"{sign}${whole:,}.{part:02d}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from exchange.passwords import DEFAULT_N
@@ -37,6 +37,14 @@ class WebSettings:
     metrics: bool = True
     admin_username: str = ""
     admin_password: str = ""
+    # The optional external LLM for insights (an OpenAI-compatible chat-completions URL).
+    llm_url: str = ""
+    llm_model: str = ""
+    # A secret: left out of the repr so that printing or logging the settings never shows it.
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout_seconds: float = 8.0
+    llm_breaker_failures: int = 3
+    llm_breaker_cooldown_seconds: float = 60.0
 
 
 def secret_beside(db: str) -> str:
@@ -73,4 +81,10 @@ def web_settings_from_env(db: str, host: str | None, port: int | None) -> WebSet
         metrics=env_str("EXCHANGE_METRICS", "on").lower() not in ("0", "off", "false", "no"),
         admin_username=env_str("ADMIN_USERNAME", ""),
         admin_password=os.environ.get("ADMIN_PASSWORD", ""),
+        llm_url=env_str("EXCHANGE_LLM_URL", ""),
+        llm_model=env_str("EXCHANGE_LLM_MODEL", ""),
+        llm_api_key=env_str("EXCHANGE_LLM_API_KEY", ""),
+        llm_timeout_seconds=env_float("EXCHANGE_LLM_TIMEOUT_SECONDS", 8.0),
+        llm_breaker_failures=env_int("EXCHANGE_LLM_BREAKER_FAILURES", 3),
+        llm_breaker_cooldown_seconds=env_float("EXCHANGE_LLM_BREAKER_COOLDOWN_SECONDS", 60.0),
     )

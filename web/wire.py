@@ -173,21 +173,9 @@ class AssetListResponse(msgspec.Struct):
     active_count: int
 
 
-class AssetDetail(msgspec.Struct):
-    """One asset with every market field."""
+class AssetDetail(AssetResponse):
+    """One asset with every market field: the list fields, then these."""
 
-    asset_id: str
-    name: str
-    description: str
-    category: str
-    price_usd: float
-    is_active: bool
-    symbol: str
-    image: str
-    market_cap_rank: int
-    price_change_percentage_24h: float | None
-    market_cap: float | None
-    total_volume_24h: float | None
     availability_status: str
     price_change_24h: float | None
     price_change_percentage_7d: float | None
@@ -354,3 +342,17 @@ class ClaimResponse(msgspec.Struct):
     amount: str
     got_red_pocket: bool
     timestamp: str
+
+
+class Insight(msgspec.Struct):
+    """A written summary of the caller's portfolio."""
+
+    summary: str
+    generated_at: str
+    model: str
+
+
+class InsightResponse(msgspec.Struct):
+    """The portfolio insight."""
+
+    data: Insight
