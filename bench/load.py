@@ -344,17 +344,37 @@ async def setup_health(conn: Conn, target: Target, user: str) -> list[bytes]:
     return [target.build("GET", "/health")]
 
 
+async def setup_catalogue(conn: Conn, target: Target, user: str) -> list[bytes]:
+    """No per-user state: every client lists the asset catalogue (its first page)."""
+    return [target.build("GET", "/api/v1/inventory/assets")]
+
+
 async def setup_deposit(conn: Conn, target: Target, user: str) -> list[bytes]:
     """Each client deposits one cent per request as its own logged-in user."""
     token = await login(conn, target, user)
     return [target.build("POST", "/api/v1/balance/deposit", {"amount": "0.01"}, token)]
 
 
+async def setup_order(conn: Conn, target: Target, user: str) -> list[bytes]:
+    """Each client funds its user once, then places small market buys (1 XRP, a few dollars)."""
+    token = await login(conn, target, user)
+    await call(
+        conn,
+        target.build("POST", "/api/v1/balance/deposit", {"amount": "10000"}, token),
+        (201,),
+        f"deposit for {user}",
+    )
+    body = {"order_type": "market_buy", "asset_id": "XRP", "quantity": "1"}
+    return [target.build("POST", "/api/v1/orders", body, token)]
+
+
 WORKLOADS = {
     workload.name: workload
     for workload in (
         Workload("health", 200, setup_health),
+        Workload("catalogue", 200, setup_catalogue),
         Workload("deposit", 201, setup_deposit),
+        Workload("order", 201, setup_order),
     )
 }
 
@@ -689,6 +709,18 @@ def ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def align(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Table lines: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            text.ljust(width) if i == 0 else text.rjust(width)
+            for i, (text, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+
+
 def table(cells: Sequence[Cell], with_cpu: bool) -> str:
     """The human-readable results: one row per cell, numbers right-aligned."""
     header = ["workload", "clients", "requests", "errors", "req/s", "p50", "p95", "p99", "max"]
@@ -703,14 +735,7 @@ def table(cells: Sequence[Cell], with_cpu: bool) -> str:
             pct = cell.server_cpu_pct
             row.append("-" if pct is None else f"{pct:.1f}")
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            text.ljust(width) if i == 0 else text.rjust(width)
-            for i, (text, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
+    lines = align(rows)
     lines.append("(latency columns in ms)")
     for cell in cells:
         if cell.errors:

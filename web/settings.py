@@ -27,7 +27,7 @@ class WebSettings:
     # virtual clock hash inline, since a thread would let the clock jump mid-hash.
     hash_in_thread: bool = True
     rate_limit_per_minute: int = 10_000
-    order_rate_per_second: float = 100.0
+    order_rate_per_second: float = 1000.0
     trusted_proxies: str = ""
     login_max_failures: int = 5
     login_failure_window_seconds: float = 300.0
@@ -71,7 +71,7 @@ def web_settings_from_env(db: str, host: str | None, port: int | None) -> WebSet
         max_body_bytes=env_int("EXCHANGE_MAX_BODY_BYTES", 64 * 1024),
         scrypt_n=env_int("EXCHANGE_SCRYPT_N", DEFAULT_N),
         rate_limit_per_minute=env_int("EXCHANGE_RATE_LIMIT_PER_MINUTE", 10_000),
-        order_rate_per_second=env_float("EXCHANGE_ORDER_RATE_PER_SECOND", 100.0),
+        order_rate_per_second=env_float("EXCHANGE_ORDER_RATE_PER_SECOND", 1000.0),
         trusted_proxies=env_str("EXCHANGE_TRUSTED_PROXIES", ""),
         login_max_failures=env_int("EXCHANGE_LOGIN_MAX_FAILURES", 5),
         login_failure_window_seconds=env_float("EXCHANGE_LOGIN_FAILURE_WINDOW_SECONDS", 300.0),
