@@ -15,5 +15,5 @@ _COUNTER = itertools.count(1)
 
 
 def new_id() -> str:
-    """A fresh 28-32 character hex id."""
-    return f"{_PREFIX}{next(_COUNTER):012x}"
+    """A fresh 32-character hex id."""
+    return f"{_PREFIX}{next(_COUNTER):016x}"

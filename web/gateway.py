@@ -11,10 +11,10 @@ Installed on the app as hooks that run around every request:
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
@@ -22,10 +22,11 @@ from quart import Response, current_app, g, request, websocket
 from quart_trio import QuartTrio
 
 from exchange.engine import Exchange
+from exchange.ids import new_id
 from web.clientip import client_ip, parse_networks
 from web.errors import ApiError
 from web.limits import LoginGuard, RateLimiter, Throttle
-from web.logs import log_request
+from web.logs import access, log_request
 from web.metrics import Metrics
 from web.settings import WebSettings
 
@@ -84,7 +85,7 @@ class Gateway:
     async def before(self) -> Response | None:
         """Identify the request; answer preflights; apply the client's rate limit."""
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = given if REQUEST_ID.fullmatch(given) else new_id()
         g.started = time.perf_counter()
         g.client_ip = client_ip(
             request.remote_addr or "", request.headers.get("X-Forwarded-For"), self.trusted
@@ -112,14 +113,14 @@ class Gateway:
 
     async def before_websocket(self) -> None:
         """Identify the websocket's client."""
-        g.request_id = uuid.uuid4().hex
+        g.request_id = new_id()
         g.client_ip = client_ip(
             websocket.remote_addr or "", websocket.headers.get("X-Forwarded-For"), self.trusted
         )
 
     async def after(self, response: Response) -> Response:
         """Stamp headers, record metrics and write the access line."""
-        request_id = getattr(g, "request_id", "") or uuid.uuid4().hex
+        request_id = getattr(g, "request_id", "") or new_id()
         response.headers["X-Request-ID"] = request_id
         path = request.path
         if path.startswith(API_PREFIX):
@@ -134,20 +135,20 @@ class Gateway:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         status = response.status_code
         if self.metrics is not None and started is not None:
-            self.metrics.requests.labels(route, request.method, str(status)).inc()
-            self.metrics.latency.labels(route).observe(latency)
-        claims = getattr(g, "claims", None)
-        log_request(
-            {
-                "request_id": request_id,
-                "user": claims.sub if claims is not None else None,
-                "method": request.method,
-                "route": route,
-                "status": status,
-                "latency_ms": round(latency * 1000, 3),
-                "client_ip": getattr(g, "client_ip", None),
-            }
-        )
+            self.metrics.observe(route, request.method, status, latency)
+        if access.isEnabledFor(logging.INFO):
+            claims = getattr(g, "claims", None)
+            log_request(
+                {
+                    "request_id": request_id,
+                    "user": claims.sub if claims is not None else None,
+                    "method": request.method,
+                    "route": route,
+                    "status": status,
+                    "latency_ms": round(latency * 1000, 3),
+                    "client_ip": getattr(g, "client_ip", None),
+                }
+            )
         return response
 
     async def teardown(self, _error: BaseException | None) -> None:
