@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
 from exchange.money import MoneyFormatError, parse_price, to_decimal
+
+N = TypeVar("N", int, Decimal)
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "assets.json"
 ASSET_ID = re.compile(r"[A-Z0-9]{1,10}")
@@ -94,23 +98,20 @@ def _validated(source: Path, index: int, entry: RawAsset) -> Asset:
     def fail(field: str, problem: str) -> CatalogueError:
         return CatalogueError(f"{where}: field '{field}': {problem}")
 
-    def price(field: str, text: str) -> int:
+    def positive(field: str, text: str, parse: Callable[[object], N]) -> N:
         try:
-            value = parse_price(text)
+            value = parse(text)
         except MoneyFormatError as exc:
             raise fail(field, str(exc)) from None
         if value <= 0:
             raise fail(field, "must be greater than 0")
         return value
 
+    def price(field: str, text: str) -> int:
+        return positive(field, text, parse_price)
+
     def supply(field: str, text: str) -> Decimal:
-        try:
-            value = to_decimal(text)
-        except MoneyFormatError as exc:
-            raise fail(field, str(exc)) from None
-        if value <= 0:
-            raise fail(field, "must be greater than 0")
-        return value
+        return positive(field, text, to_decimal)
 
     def day(field: str, text: str) -> str:
         try:
