@@ -56,20 +56,16 @@ Envelope = tuple[C, Reply[Any]]
 class Mailbox(Generic[C]):
     """The sending side of an actor's bounded inbox."""
 
-    __slots__ = ("_send", "high_water", "name")
+    __slots__ = ("_send", "name")
 
     def __init__(self, send: trio.MemorySendChannel[Envelope[C]], name: str) -> None:
         self._send = send
         self.name = name
-        self.high_water = 0
 
     def post_nowait(self, command: C, reply: Reply[Any]) -> None:
         """Queue a command without blocking; ``Overloaded`` if the inbox is full or closed."""
         try:
             self._send.send_nowait((command, reply))
-            depth = self._send.statistics().current_buffer_used
-            if depth > self.high_water:
-                self.high_water = depth
         except trio.WouldBlock:
             raise Overloaded(f"{self.name} is busy; retry shortly") from None
         except (trio.ClosedResourceError, trio.BrokenResourceError):
@@ -84,6 +80,11 @@ class Mailbox(Generic[C]):
         reply: Reply[Any] = Reply()
         self.post_nowait(command, reply)
         return await reply.wait()
+
+    @property
+    def high_water(self) -> int:
+        """The most commands ever waiting in the inbox at once (trio keeps the count)."""
+        return self._send.statistics().peak_buffer_used
 
     def depth(self) -> int:
         """Commands waiting in the inbox."""
