@@ -48,20 +48,11 @@ def read_audit(
     store: Store, limit: int, offset: int, event: str | None = None, username: str | None = None
 ) -> tuple[list[AuditEntry], int]:
     """A page of the log, newest first, and the total count."""
-    where, params = "1 = 1", []
-    if event is not None:
-        where += " AND event = ?"
-        params.append(event)
-    if username is not None:
-        where += " AND username = ?"
-        params.append(username)
-    rows = store.read(
-        f"SELECT seq, created_at, event, username, ip, detail FROM audit_log WHERE {where} "  # noqa: S608
-        "ORDER BY seq DESC LIMIT ? OFFSET ?",
-        (*params, limit, offset),
+    rows, total = store.page(
+        "seq, created_at, event, username, ip, detail",
+        "audit_log",
+        {"event": event, "username": username},
+        limit,
+        offset,
     )
-    (total,) = store.read_one(
-        f"SELECT COUNT(*) FROM audit_log WHERE {where}",  # noqa: S608
-        params,
-    ) or (0,)
-    return [AuditEntry(*row) for row in rows], int(total)
+    return [AuditEntry(*row) for row in rows], total

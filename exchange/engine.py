@@ -37,7 +37,15 @@ from exchange.pricefeed import FeedSettings, PriceFeed
 from exchange.pricemodel import Regime
 from exchange.redpocket import Claim, load_red_pockets
 from exchange.settings import Settings
-from exchange.state import AssetEntry, Balance, Entry, load_account, load_orders
+from exchange.state import (
+    ORDER_COLUMNS,
+    AssetEntry,
+    Balance,
+    Entry,
+    load_account,
+    load_orders,
+    order_from_row,
+)
 from exchange.store import Store, Write
 from exchange.trading import Quote, Rules
 from exchange.triggers import Fired, Triggers
@@ -245,24 +253,14 @@ class Exchange:
         status: str | None = None,
     ) -> tuple[list[Order], int]:
         """A page of the user's orders, newest first, and the total count."""
-        where = "username = ?"
-        params: list[object] = [username]
-        for column, value in (
-            ("asset_id", asset_id),
-            ("order_type", order_type),
-            ("status", status),
-        ):
-            if value is not None:
-                where += f" AND {column} = ?"
-                params.append(value)
-        (total,) = self.store.read_one(
-            f"SELECT COUNT(*) FROM orders WHERE {where}",  # noqa: S608
-            params,
-        ) or (0,)
-        page = load_orders(
-            self.store, where, (*params, limit, offset), "ORDER BY seq DESC LIMIT ? OFFSET ?"
-        )
-        return page, int(total)
+        filters = {
+            "username": username,
+            "asset_id": asset_id,
+            "order_type": order_type,
+            "status": status,
+        }
+        rows, total = self.store.page(ORDER_COLUMNS, "orders", filters, limit, offset)
+        return [order_from_row(row) for row in rows], total
 
     def asset_transactions(
         self, username: str, asset_id: str, limit: int, offset: int

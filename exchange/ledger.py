@@ -17,18 +17,9 @@ def list_entries(
     store: Store, username: str, limit: int, offset: int, kind: str | None = None
 ) -> tuple[list[Entry], int]:
     """A page of a user's ledger, newest first, and the total count."""
-    where = "username = ?" + (" AND transaction_type = ?" if kind else "")
-    params: tuple[object, ...] = (username, kind) if kind else (username,)
-    rows = store.read(
-        f"SELECT {_ENTRY_COLUMNS} FROM transactions WHERE {where} "  # noqa: S608
-        "ORDER BY seq DESC LIMIT ? OFFSET ?",
-        (*params, limit, offset),
-    )
-    (total,) = store.read_one(
-        f"SELECT COUNT(*) FROM transactions WHERE {where}",  # noqa: S608
-        params,
-    ) or (0,)
-    return [Entry(*row) for row in rows], int(total)
+    filters = {"username": username, "transaction_type": kind or None}
+    rows, total = store.page(_ENTRY_COLUMNS, "transactions", filters, limit, offset)
+    return [Entry(*row) for row in rows], total
 
 
 def list_asset_entries(

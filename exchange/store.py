@@ -107,6 +107,33 @@ class Store:
         row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
         return row
 
+    def page(
+        self,
+        columns: str,
+        table: str,
+        filters: Mapping[str, object],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[tuple[Any, ...]], int]:
+        """A page of ``table``, newest (highest ``seq``) first, and the count of all matches.
+
+        ``filters`` are ``column = value`` conditions (``None`` values are skipped); the column
+        and table names come from the calling code, the values travel as parameters.
+        """
+        conditions = {column: value for column, value in filters.items() if value is not None}
+        where = " AND ".join(f"{column} = ?" for column in conditions) or "1 = 1"
+        values = tuple(conditions.values())
+        rows = self.read(
+            f"SELECT {columns} FROM {table} WHERE {where} "  # noqa: S608
+            "ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*values, limit, offset),
+        )
+        (total,) = self.read_one(
+            f"SELECT COUNT(*) FROM {table} WHERE {where}",  # noqa: S608
+            values,
+        ) or (0,)
+        return rows, int(total)
+
     def bulk_now(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Insert many rows in one transaction at once, for start-up loads.
 
