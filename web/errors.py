@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
@@ -35,6 +36,11 @@ def field_error(loc: list[str | int], msg: str, kind: str) -> FieldError:
 def invalid(errors: list[FieldError]) -> ApiError:
     """A 422 for field validation failures."""
     return ApiError(422, "validation_error", errors)
+
+
+def retry_later(status: int, code: str, detail: str, seconds: float) -> ApiError:
+    """A refusal that says when to try again: ``Retry-After`` in whole seconds, at least 1."""
+    return ApiError(status, code, detail, {"Retry-After": str(max(1, math.ceil(seconds)))})
 
 
 def unauthorized(message: str = "Not authenticated") -> ApiError:

@@ -24,7 +24,7 @@ from quart_trio import QuartTrio
 from exchange.engine import Exchange
 from exchange.ids import new_id
 from web.clientip import client_ip, parse_networks
-from web.errors import ApiError
+from web.errors import retry_later
 from web.limits import LoginGuard, RateLimiter, Throttle
 from web.logs import access, log_request
 from web.metrics import Metrics
@@ -100,13 +100,10 @@ class Gateway:
                 if self.metrics is not None:
                     self.metrics.rate_limited.labels("ip").inc()
                 retry = window.retry_after(self.exchange.clock.now())
-                raise ApiError(
-                    429,
-                    "rate_limited",
-                    f"Rate limit of {window.limit} requests per minute exceeded; "
-                    f"retry in {retry} s",
-                    {"Retry-After": str(retry)},
+                detail = (
+                    f"Rate limit of {window.limit} requests per minute exceeded; retry in {retry} s"
                 )
+                raise retry_later(429, "rate_limited", detail, retry)
         if request.method == "OPTIONS" and path.startswith(API_PREFIX):
             return Response(b"", status=204, headers=PREFLIGHT_HEADERS)
         return None
@@ -165,12 +162,8 @@ class Gateway:
             if self.metrics is not None:
                 self.metrics.rate_limited.labels("orders").inc()
             retry = max(1, math.ceil(wait))
-            raise ApiError(
-                429,
-                "order_rate_limited",
-                f"Order rate of {self.throttle.rate:g} per second exceeded; retry in {retry} s",
-                {"Retry-After": str(retry)},
-            )
+            detail = f"Order rate of {self.throttle.rate:g} per second exceeded; retry in {retry} s"
+            raise retry_later(429, "order_rate_limited", detail, retry)
 
     async def serve_websocket(self, stream: Callable[[Gateway], Awaitable[None]]) -> None:
         """Accept the websocket and run ``stream`` on it, or close it with 1013 when full."""

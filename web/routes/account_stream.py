@@ -57,6 +57,15 @@ async def _check(token: str) -> Claims:
     return claims
 
 
+def _object(raw: str | bytes) -> dict[str, Any]:
+    """A client message as a JSON object; empty when it is not JSON or not an object."""
+    try:
+        body: Any = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 async def _authenticate() -> Claims:
     token = websocket.args.get("token")
     if token is None:
@@ -68,12 +77,8 @@ async def _authenticate() -> Claims:
                 raise StreamClosed(UNAUTHORIZED_CODE, "Invalid authorization header") from None
     if token is None:
         with trio.move_on_after(AUTH_WAIT_SECONDS):
-            raw = await websocket.receive()
-            try:
-                first: Any = msgspec.json.decode(raw)
-            except msgspec.DecodeError:
-                first = None
-            if isinstance(first, dict) and first.get("action") == "auth":
+            first = _object(await websocket.receive())
+            if first.get("action") == "auth":
                 token = first.get("token")
     if not isinstance(token, str) or not token:
         raise StreamClosed(UNAUTHORIZED_CODE, "Not authenticated")
@@ -103,12 +108,7 @@ async def _forward(subscription: Subscription[Event], after: int) -> None:
 async def _ignore_input() -> None:
     # Clients may ping; anything else is answered with an error and the stream goes on.
     while True:
-        raw = await websocket.receive()
-        try:
-            body: Any = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            body = None
-        if isinstance(body, dict) and body.get("action") == "ping":
+        if _object(await websocket.receive()).get("action") == "ping":
             await _send(message("pong"))
         else:
             await _send(message("error", code="unknown_action", detail="Only 'ping' is accepted"))

@@ -16,7 +16,7 @@ from exchange.passwords import hash_password, verify_password
 from exchange.users import NewUser, Profile
 from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
-from web.errors import ApiError, invalid
+from web.errors import ApiError, invalid, retry_later
 from web.gateway import gateway
 from web.reply import json_response
 from web.state import app_state
@@ -115,12 +115,8 @@ async def login() -> Response:
     left = guard.blocked_for(ip)
     if left:
         retry = max(1, math.ceil(left))
-        raise ApiError(
-            403,
-            "ip_blocked",
-            f"Too many failed logins from this address; try again in {retry} s",
-            {"Retry-After": str(retry)},
-        )
+        detail = f"Too many failed logins from this address; try again in {retry} s"
+        raise retry_later(403, "ip_blocked", detail, retry)
     credentials = exchange.credentials(username)
     if credentials is None:
         await _failed_login(username, ip, "unknown user")
