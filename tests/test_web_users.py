@@ -752,8 +752,8 @@ async def test_profile_update_is_partial(client: Client) -> None:
     response = await client.put(PROFILE, json={"first_name": "Alicia"}, headers=headers)
     assert response.status_code == 200
     body = await json_of(response)
-    assert set(body) == {"message", "user"}
-    assert body["message"] == "Profile updated successfully"
+    assert set(body) == {"success", "message", "user"}
+    assert (body["success"], body["message"]) == (True, "Profile updated successfully")
     assert set(body["user"]) == PROFILE_KEYS
     assert body["user"]["first_name"] == "Alicia"
     for key in PROFILE_KEYS - {"first_name", "updated_at"}:

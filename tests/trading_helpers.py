@@ -79,7 +79,8 @@ async def call(
     client: Client, method: str, path: str, headers: dict[str, str], body: Any = None
 ) -> tuple[int, Any]:
     """One request; its status and JSON body."""
-    send = {"GET": client.get, "POST": client.post, "DELETE": client.delete}[method]
+    senders = {"GET": client.get, "POST": client.post, "PUT": client.put, "DELETE": client.delete}
+    send = senders[method]
     if body is None:
         response = await send(path, headers=headers)
     else:

@@ -81,8 +81,9 @@ class ProfileResponse(msgspec.Struct):
 
 
 class ProfileUpdateResponse(msgspec.Struct):
-    """The result of a profile update."""
+    """The result of a profile update (``success`` is what the seed's own client checks)."""
 
+    success: bool
     message: str
     user: ProfileResponse
 

@@ -172,7 +172,7 @@ async def update_profile() -> Response:
         raise invalid(rules.errors)
     profile = await app_state().exchange.update_profile(current_claims().sub, changes)
     return json_response(
-        ProfileUpdateResponse("Profile updated successfully", profile_response(profile))
+        ProfileUpdateResponse(True, "Profile updated successfully", profile_response(profile))
     )
 
 
