@@ -111,14 +111,20 @@ class OrderView(msgspec.Struct):
 
 
 def order_view(order: Order) -> OrderView:
-    """How an order is shown to its owner (API responses and account events)."""
+    """How an order is shown to its owner (API responses and account events).
+
+    An order without a limit price (market and stop orders) shows its execution price as
+    ``price`` once filled, as the seed platform did for market orders: its clients format
+    ``price`` for every order.
+    """
+    shown_price = order.filled_price if order.price is None else order.price
     return OrderView(
         order_id=order.order_id,
         client_order_id=order.client_order_id,
         order_type=order.order_type,
         asset_id=order.asset_id,
         quantity=format_quantity(order.quantity),
-        price=None if order.price is None else format_price(order.price),
+        price=None if shown_price is None else format_price(shown_price),
         stop_price=None if order.stop_price is None else format_price(order.stop_price),
         status=order.status,
         total_amount=None if order.total_amount is None else format_usd(order.total_amount),

@@ -127,6 +127,9 @@ async def test_each_order_type_is_accepted(
     assert order["stop_price"] == extra.get("stop_price")
     if order_type.startswith(("limit", "stop_limit")):
         assert order["price"] == extra["price"]
+    elif status == "completed":
+        # No limit price: the execution price is shown as the price, as the seed did.
+        assert order["price"] == order["filled_price"] == BTC_PRICE
     else:
         assert order["price"] is None
     if status == "pending":
@@ -550,7 +553,8 @@ async def test_market_orders_fill_at_once(client: Client, exchange: Exchange) ->
     assert code == 201, body
     bought = body["data"]
     assert bought["status"] == "completed"
-    assert bought["price"] is None  # a market order has no limit; any price given is ignored
+    # A market order has no limit (any price given is ignored): it shows where it executed.
+    assert bought["price"] == BTC_PRICE
     assert (bought["filled_price"], bought["total_amount"], bought["fee"]) == (
         BTC_PRICE,
         "642.50",
