@@ -28,15 +28,17 @@ from exchange.trading import Quote, Rules
 
 
 class Deposit(msgspec.Struct, frozen=True):
-    """Add cash, within the daily deposit limit."""
+    """Add cash, within the daily deposit limit; ``description`` is the client's note."""
 
     amount: int
+    description: str | None = None
 
 
 class Withdraw(msgspec.Struct, frozen=True):
-    """Take cash out, within the available balance and the daily withdrawal limit."""
+    """Take cash out, within the balance and the daily withdrawal limit, with an optional note."""
 
     amount: int
+    description: str | None = None
 
 
 class GetBalance(msgspec.Struct, frozen=True):
@@ -116,9 +118,9 @@ def decide(change: Change, command: Command, ctx: AccountContext) -> object:
     """Check a command and apply it to the change; raises a rejection before any move."""
     state = change.state
     if isinstance(command, Deposit):
-        return cash.deposit(change, command.amount, ctx.limits)
+        return cash.deposit(change, command.amount, ctx.limits, command.description)
     if isinstance(command, Withdraw):
-        return cash.withdraw(change, command.amount, ctx.limits)
+        return cash.withdraw(change, command.amount, ctx.limits, command.description)
     if isinstance(command, PlaceOrder):
         request = command.request
         if request.client_order_id is not None:

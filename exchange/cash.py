@@ -44,14 +44,13 @@ def credit_within_limit(
     return change.move_cash(kind, amount, description, reference_id)
 
 
-def deposit(change: Change, amount: int, limits: Limits) -> Entry:
-    """Add cash within today's deposit limit."""
-    return credit_within_limit(
-        change, "deposit", amount, limits, f"Deposit of ${format_usd(amount)}"
-    )
+def deposit(change: Change, amount: int, limits: Limits, description: str | None = None) -> Entry:
+    """Add cash within today's deposit limit; the ledger row says ``description`` if given."""
+    text = description or f"Deposit of ${format_usd(amount)}"
+    return credit_within_limit(change, "deposit", amount, limits, text)
 
 
-def withdraw(change: Change, amount: int, limits: Limits) -> Entry:
+def withdraw(change: Change, amount: int, limits: Limits, description: str | None = None) -> Entry:
     """Take out cash within the available balance and today's withdrawal limit."""
     state = change.state
     state.roll(day_of_ms(change.now))
@@ -69,4 +68,5 @@ def withdraw(change: Change, amount: int, limits: Limits) -> Entry:
         raise DailyLimitExceeded(
             _limit_message("withdrawal", limits.withdraw, state.withdrawn, amount)
         )
-    return change.move_cash("withdraw", -amount, f"Withdrawal of ${format_usd(amount)}")
+    text = description or f"Withdrawal of ${format_usd(amount)}"
+    return change.move_cash("withdraw", -amount, text)

@@ -190,14 +190,14 @@ class Exchange:
     async def _call(self, username: str, command: Command) -> Any:
         return await self._mailbox(username).call(command)
 
-    async def deposit(self, username: str, cents: int) -> Entry:
-        """Deposit cash; answered after the commit."""
-        entry: Entry = await self._call(username, Deposit(cents))
+    async def deposit(self, username: str, cents: int, description: str | None = None) -> Entry:
+        """Deposit cash (``description`` is the ledger row's text); answered after the commit."""
+        entry: Entry = await self._call(username, Deposit(cents, description))
         return entry
 
-    async def withdraw(self, username: str, cents: int) -> Entry:
-        """Withdraw cash; answered after the commit."""
-        entry: Entry = await self._call(username, Withdraw(cents))
+    async def withdraw(self, username: str, cents: int, description: str | None = None) -> Entry:
+        """Withdraw cash (``description`` is the ledger row's text); answered after the commit."""
+        entry: Entry = await self._call(username, Withdraw(cents, description))
         return entry
 
     async def balance(self, username: str) -> Balance:

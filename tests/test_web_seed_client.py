@@ -9,9 +9,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tests.conftest import Client, signed_up
-from tests.trading_helpers import DEPOSIT, ORDERS, call
+import pytest
 
+from tests.conftest import Client, signed_up
+from tests.trading_helpers import DEPOSIT, ORDERS, WITHDRAW, call
+
+TRANSACTIONS = "/api/v1/balance/transactions"
 PROFILE = "/api/v1/auth/profile"
 
 
@@ -21,6 +24,86 @@ def parse_float(text: Any) -> float:
         return float(text)
     except (TypeError, ValueError):
         return math.nan
+
+
+# Account page: deposit and withdraw with a description, then the transaction history.
+
+
+async def test_account_page_deposit_and_withdraw_with_a_description(client: Client) -> None:
+    headers = await signed_up(client)
+    status, body = await call(
+        client, "POST", DEPOSIT, headers, {"amount": 100, "description": "Manual deposit"}
+    )
+    assert (status, body["success"]) == (201, True), body
+    status, body = await call(
+        client, "POST", WITHDRAW, headers, {"amount": 40, "description": "Manual withdrawal"}
+    )
+    assert (status, body["success"]) == (201, True), body
+    status, page = await call(client, "GET", TRANSACTIONS, headers)
+    assert status == 200
+    rows = [(t["transaction_type"], t["amount"], t["description"]) for t in page["transactions"]]
+    assert rows == [
+        ("withdraw", "-40.00", "Manual withdrawal"),
+        ("deposit", "100.00", "Manual deposit"),
+    ]
+
+
+async def test_without_a_description_the_row_describes_itself(client: Client) -> None:
+    headers = await signed_up(client)
+    for body in ({"amount": 100}, {"amount": 5, "description": None}):
+        assert (await call(client, "POST", DEPOSIT, headers, body))[0] == 201
+    # Blank is none too; surrounding spaces are trimmed.
+    status, _ = await call(client, "POST", WITHDRAW, headers, {"amount": 1, "description": "  "})
+    assert status == 201
+    status, _ = await call(client, "POST", WITHDRAW, headers, {"amount": 2, "description": " x "})
+    assert status == 201
+    _, page = await call(client, "GET", TRANSACTIONS, headers)
+    assert [t["description"] for t in page["transactions"]] == [
+        "x",
+        "Withdrawal of $1.00",
+        "Deposit of $5.00",
+        "Deposit of $100.00",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "kind"),
+    [
+        ({"amount": 1, "description": "<script>x</script>"}, "description", "markup"),
+        ({"amount": 1, "description": "a" * 256}, "description", "string_too_long"),
+        ({"amount": 1, "description": 7}, "description", "type_error"),
+        ({"amount": 1, "description": "ok", "memo": "x"}, "memo", "extra_forbidden"),
+    ],
+)
+async def test_descriptions_follow_the_text_rules(
+    client: Client, body: dict[str, Any], loc: str, kind: str
+) -> None:
+    headers = await signed_up(client)
+    for path in (DEPOSIT, WITHDRAW):
+        status, answer = await call(client, "POST", path, headers, body)
+        assert status == 422, answer
+        assert [(e["loc"], e["type"]) for e in answer["detail"]] == [(["body", loc], kind)]
+    _, page = await call(client, "GET", TRANSACTIONS, headers)
+    assert page["transactions"] == []
+
+
+async def test_a_description_at_the_limit_is_kept_whole(client: Client) -> None:
+    headers = await signed_up(client)
+    text = "é" * 255
+    assert (await call(client, "POST", DEPOSIT, headers, {"amount": 1, "description": text}))[
+        0
+    ] == 201
+    _, page = await call(client, "GET", TRANSACTIONS, headers)
+    assert page["transactions"][0]["description"] == text
+
+
+async def test_amount_and_description_problems_come_in_one_answer(client: Client) -> None:
+    headers = await signed_up(client)
+    status, answer = await call(
+        client, "POST", DEPOSIT, headers, {"amount": 0, "description": "<b>"}
+    )
+    assert status == 422
+    assert [e["loc"] for e in answer["detail"]] == [["body", "amount"], ["body", "description"]]
 
 
 # Portfolio page: the order history shows "@$" + parseFloat(order.price).toFixed(2).

@@ -15,6 +15,7 @@ EMAIL = re.compile(
 )
 PHONE_SEPARATORS = re.compile(r"[\s().+-]")
 MARKUP = re.compile(r"[<>]")
+MAX_DESCRIPTION = 255
 
 
 class Rules:
@@ -33,6 +34,15 @@ class Rules:
             self.fail(name, "Must not contain markup characters '<' or '>'", "markup")
             return False
         return True
+
+    def description(self, value: str | None, name: str = "description") -> str | None:
+        """Free text of at most 255 characters, trimmed, without markup; blank is none."""
+        if value is None or not self.no_markup(name, value):
+            return None
+        text = value.strip()
+        if len(text) > MAX_DESCRIPTION:
+            self.fail(name, f"Must be at most {MAX_DESCRIPTION} characters", "string_too_long")
+        return text or None
 
     def username(self, value: str, name: str = "username") -> str:
         """6-30 of letters, digits and underscore; lower-cased."""

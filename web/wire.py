@@ -46,9 +46,14 @@ class LogoutRequest(msgspec.Struct):
 
 
 class AmountRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """Body of POST /balance/deposit and /balance/withdraw: a number or numeric string."""
+    """Body of POST /balance/deposit and /balance/withdraw: a number or numeric string.
+
+    ``description`` (optional, at most 255 characters, no markup) becomes the ledger row's
+    description; without it the row describes itself ("Deposit of $100.00").
+    """
 
     amount: Decimal
+    description: str | None = None
 
 
 class MessageResponse(msgspec.Struct):

@@ -10,10 +10,11 @@ from exchange.money import MoneyFormatError, format_usd, parse_usd
 from exchange.state import Entry
 from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
-from web.errors import field_error, invalid
+from web.errors import FieldError, field_error, invalid
 from web.query import choice_param, int_param
 from web.reply import json_response
 from web.state import app_state
+from web.validation import Rules
 from web.wire import (
     AmountRequest,
     BalanceResponse,
@@ -37,21 +38,29 @@ TRANSACTION_TYPES = (
 _amount_body = BodyDecoder(AmountRequest)
 
 
-async def _amount() -> int:
+async def _amount() -> tuple[int, str | None]:
+    """The body's amount in cents and its description, or one 422 listing every problem."""
     body = await _amount_body.read()
+    errors: list[FieldError] = []
+    cents = 0
     try:
         cents = parse_usd(body.amount)
     except MoneyFormatError as exc:
-        raise invalid([field_error(["body", "amount"], str(exc), "decimal_places")]) from None
+        errors.append(field_error(["body", "amount"], str(exc), "decimal_places"))
     limit = app_state().exchange.settings.max_amount
-    if cents <= 0:
-        raise invalid(
-            [field_error(["body", "amount"], "Amount must be greater than 0", "greater_than")]
+    if not errors and cents <= 0:
+        errors.append(
+            field_error(["body", "amount"], "Amount must be greater than 0", "greater_than")
         )
-    if cents > limit:
+    elif cents > limit:
         message = f"Amount must be at most {format_usd(limit)}"
-        raise invalid([field_error(["body", "amount"], message, "less_than_equal")])
-    return cents
+        errors.append(field_error(["body", "amount"], message, "less_than_equal"))
+    rules = Rules()
+    description = rules.description(body.description)
+    errors.extend(rules.errors)
+    if errors:
+        raise invalid(errors)
+    return cents, description
 
 
 def _moved(entry: Entry, verb: str) -> Response:
@@ -79,8 +88,8 @@ async def get_balance() -> Response:
 @authenticated
 async def deposit() -> Response:
     """Add simulated USD, within the daily deposit limit."""
-    cents = await _amount()
-    entry = await app_state().exchange.deposit(current_claims().sub, cents)
+    cents, description = await _amount()
+    entry = await app_state().exchange.deposit(current_claims().sub, cents, description)
     return _moved(entry, "deposited")
 
 
@@ -90,8 +99,8 @@ async def deposit() -> Response:
 @authenticated
 async def withdraw() -> Response:
     """Take simulated USD out, within the balance and the daily withdrawal limit."""
-    cents = await _amount()
-    entry = await app_state().exchange.withdraw(current_claims().sub, cents)
+    cents, description = await _amount()
+    entry = await app_state().exchange.withdraw(current_claims().sub, cents, description)
     return _moved(entry, "withdrew")
 
 
