@@ -37,6 +37,7 @@ LIST_KEYS = {
     "price_change_percentage_24h",
     "market_cap",
     "total_volume_24h",
+    "sparkline_7d",
 }
 DETAIL_KEYS = LIST_KEYS | {
     "availability_status",
@@ -55,7 +56,6 @@ DETAIL_KEYS = LIST_KEYS | {
     "atl_change_percentage",
     "atl_date",
     "last_updated",
-    "sparkline_7d",
 }
 ISO_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
@@ -280,7 +280,9 @@ async def test_detail_has_every_key_for_every_asset(history: Client) -> None:
         assert asset["availability_status"] == "available"
         for key in ("ath_date", "atl_date", "last_updated"):
             assert ISO_SECONDS.fullmatch(asset[key]), (key, asset[key])
-        assert asset["sparkline_7d"] and all(is_number(p) for p in asset["sparkline_7d"])
+        assert set(asset["sparkline_7d"]) == {"price"}
+        assert asset["sparkline_7d"]["price"]
+        assert all(is_number(p) for p in asset["sparkline_7d"]["price"])
         assert asset["high_24h"] >= asset["price_usd"] >= asset["low_24h"] > 0
         assert asset["ath"] >= asset["high_24h"] and asset["atl"] <= asset["low_24h"]
         supply = asset["circulating_supply"]
@@ -302,7 +304,7 @@ async def test_detail_without_history(client: Client) -> None:
         ):
             assert asset[key] is None, key
         assert asset["high_24h"] == asset["low_24h"] == price
-        assert asset["sparkline_7d"] == [price]
+        assert asset["sparkline_7d"] == {"price": [price]}
         assert asset["last_updated"] == "2026-03-14T12:00:00Z"
         assert is_number(asset["ath"]) and is_number(asset["atl"])
         assert asset["ath_date"].endswith("T00:00:00Z")
@@ -355,8 +357,8 @@ async def test_derived_fields_with_history(history: Client) -> None:
         assert asset["high_24h"] <= max(c["high"] for c in day)
         assert asset["low_24h"] >= min(c["low"] for c in day)
         # The sparkline is the hourly closes of the last week (here: all of the history).
-        assert asset["sparkline_7d"] == [c["close"] for c in hourly]
-        assert asset["sparkline_7d"][-1] == price
+        assert asset["sparkline_7d"]["price"] == [c["close"] for c in hourly]
+        assert asset["sparkline_7d"]["price"][-1] == price
         # Records bound the whole history, and their percentages follow.
         assert asset["ath"] >= max(c["high"] for c in hourly)
         assert asset["atl"] <= min(c["low"] for c in hourly)
@@ -378,7 +380,7 @@ async def test_week_of_history_gives_the_7d_change_and_a_full_sparkline(tmp_path
             expected = (price - week_ago) * 100 / week_ago
             assert math.isclose(asset["price_change_percentage_7d"], expected, abs_tol=1e-4)
             assert asset["price_change_percentage_30d"] is None
-            assert asset["sparkline_7d"] == [c["close"] for c in hourly[-168:]]
+            assert asset["sparkline_7d"]["price"] == [c["close"] for c in hourly[-168:]]
             assert unix(hourly[-168]["time"]) == START_EPOCH - 7 * DAY + 3600
 
 

@@ -7,15 +7,27 @@ page reads, the way that page reads it.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Client, signed_up
-from tests.trading_helpers import DEPOSIT, ORDERS, WITHDRAW, call
+from tests.trading_helpers import DEPOSIT, ORDERS, WITHDRAW, call, running_app
 
+ASSETS = "/api/v1/inventory/assets"
 TRANSACTIONS = "/api/v1/balance/transactions"
 PROFILE = "/api/v1/auth/profile"
+
+
+async def get(
+    client: Client, path: str, headers: dict[str, str] | None = None, **query: object
+) -> tuple[int, Any]:
+    """A GET with query parameters; its status and JSON body."""
+    response = await client.get(
+        path, headers=headers or {}, query_string={k: str(v) for k, v in query.items()}
+    )
+    return response.status_code, await response.get_json()
 
 
 def parse_float(text: Any) -> float:
@@ -152,3 +164,18 @@ async def test_profile_edit_reports_success(client: Client) -> None:
     assert status == 200, result
     assert result["success"] is True
     assert result["user"]["first_name"] == "Alicia"
+
+
+# Asset detail page: the 7-day trend block reads sparkline_7d?.price.
+
+
+async def test_detail_page_reads_the_sparkline_prices(tmp_path: Path) -> None:
+    async with running_app(tmp_path, history_days=8, tick_interval=3600.0) as (_, client):
+        detail = (await get(client, f"{ASSETS}/BTC"))[1]["data"]
+        prices = detail["sparkline_7d"]["price"]
+        assert len(prices) == 168
+        assert all(isinstance(p, float) and p > 0 for p in prices)
+        assert prices[-1] == detail["price_usd"]
+        listed = (await get(client, ASSETS, limit=1))[1]["data"][0]
+        assert listed["asset_id"] == "BTC"
+        assert listed["sparkline_7d"] == detail["sparkline_7d"]

@@ -154,6 +154,12 @@ class ErrorResponse(msgspec.Struct):
     request_id: str
 
 
+class Sparkline(msgspec.Struct):
+    """Prices over a period, oldest first, in CoinGecko's shape (``sparkline_7d.price``)."""
+
+    price: list[float]
+
+
 class AssetResponse(msgspec.Struct):
     """A catalogue entry with its live market data (numbers, as the seed's clients expect)."""
 
@@ -169,6 +175,7 @@ class AssetResponse(msgspec.Struct):
     price_change_percentage_24h: float | None
     market_cap: float | None
     total_volume_24h: float | None
+    sparkline_7d: Sparkline
 
 
 class AssetListResponse(msgspec.Struct):
@@ -198,7 +205,6 @@ class AssetDetail(AssetResponse):
     atl_change_percentage: float | None
     atl_date: str | None
     last_updated: str | None
-    sparkline_7d: list[float]
 
 
 class AssetDetailResponse(msgspec.Struct):

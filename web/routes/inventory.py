@@ -23,6 +23,7 @@ from web.wire import (
     AssetResponse,
     CandleResponse,
     CandlesResponse,
+    Sparkline,
 )
 
 blueprint = Blueprint("inventory", __name__, url_prefix="/api/v1/inventory")
@@ -70,6 +71,7 @@ def asset_summary(market: Market) -> AssetResponse:
         price_change_percentage_24h=stats.pct_24h,
         market_cap=stats.market_cap,
         total_volume_24h=stats.volume_24h,
+        sparkline_7d=Sparkline([price_to_float(price) for price in stats.sparkline_7d]),
     )
 
 
@@ -95,7 +97,6 @@ def asset_detail(market: Market) -> AssetDetail:
         atl_change_percentage=atl_change(stats),
         atl_date=stats.atl_date,
         last_updated=iso_seconds(stats.last_updated) if stats.last_updated else None,
-        sparkline_7d=[price_to_float(price) for price in stats.sparkline_7d],
     )
 
 
