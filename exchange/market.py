@@ -93,12 +93,18 @@ class Market:
         self.atl, self.atl_date = asset.atl, f"{asset.atl_date}T00:00:00Z"
         self.updated_at = 0.0
         self.active = asset.is_active
+        self._supply = float(asset.circulating_supply)
         self._stats: Stats | None = None
 
     @property
     def price(self) -> int:
         """The current price in 1e-8 USD."""
         return self.state.price
+
+    @property
+    def market_cap(self) -> float:
+        """Price times circulating supply in USD, to the cent; cheap, for ranking every asset."""
+        return round(self.price / PRICE_SCALE * self._supply, 2)
 
     def restore(self, saved: SavedMarket) -> None:
         """Continue from a persisted state."""
@@ -198,8 +204,7 @@ class Market:
         )
         high, low = (max(price, span[0]), min(price, span[1])) if span else (price, price)
         pct_24h = percent(price, day_ago)
-        supply = float(self.asset.circulating_supply)
-        market_cap = round(price / PRICE_SCALE * supply, 2)
+        market_cap = self.market_cap
         turnover = TURNOVER.get(self.asset.category, DEFAULT_TURNOVER)
         # Busier on big moves, as real markets are.
         activity = 1.0 + min(abs(pct_24h or 0.0) / 10.0, 3.0)

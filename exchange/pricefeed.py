@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import trio
 
@@ -62,6 +63,14 @@ class FeedSettings:
     frames_held: int = 600
 
 
+class Ranking(NamedTuple):
+    """The markets by market cap as of one tick, and each asset's rank."""
+
+    seq: int
+    markets: list[Market]
+    ranks: dict[str, int]
+
+
 class PriceFeed:
     """Owner of every asset's market state."""
 
@@ -82,6 +91,7 @@ class PriceFeed:
         self._tick_listeners: list[Callable[[Frame], None]] = []
         self._pending: list[Statement] = []
         self._pruned_hour = -1
+        self._ranking: Ranking | None = None
         self.stats_ticks = 0
 
     # Start-up
@@ -110,6 +120,7 @@ class PriceFeed:
         if fresh:
             self._synthesize(fresh, self.clock.now())
         self.ticked_at = self.clock.now()
+        self._ranking = None
 
     def _load_candles(self) -> None:
         for market in self.markets.values():
@@ -248,6 +259,21 @@ class PriceFeed:
         """Every active asset's current price, as of the latest tick."""
         prices = {asset_id: m.price for asset_id, m in self.markets.items() if m.active}
         return Frame(self.seq, self.ticked_at, prices)
+
+    # Ranks
+
+    def ranking(self) -> Ranking:
+        """Every market by its current market cap, largest first, and its rank (1-based).
+
+        Sorted on the first read after a tick, so a tick that nobody reads ranks costs nothing.
+        Equal caps keep the catalogue's order.
+        """
+        ranking = self._ranking
+        if ranking is None or ranking.seq != self.seq:
+            ordered = sorted(self.markets.values(), key=lambda m: -m.market_cap)
+            ranks = {m.asset.asset_id: number for number, m in enumerate(ordered, start=1)}
+            ranking = self._ranking = Ranking(self.seq, ordered, ranks)
+        return ranking
 
     # Control
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from tests.conftest import Client, signed_up
 from tests.trading_helpers import DEPOSIT, ORDERS, WITHDRAW, call, running_app
@@ -164,6 +165,65 @@ async def test_profile_edit_reports_success(client: Client) -> None:
     assert status == 200, result
     assert result["success"] is True
     assert result["user"]["first_name"] == "Alicia"
+
+
+# Market page: sorting by market cap.
+
+
+async def test_ranks_are_the_order_of_market_caps(tmp_path: Path) -> None:
+    # Two days of history move every price away from the catalogue's snapshot.
+    async with running_app(tmp_path, history_days=2, tick_interval=3600.0) as (exchange, client):
+        status, body = await get(client, ASSETS, limit=250, active_only=0)
+        assert status == 200
+        assets = body["data"]
+        assert [a["market_cap_rank"] for a in assets] == list(range(1, len(assets) + 1))
+        caps = [a["market_cap"] for a in assets]
+        assert caps == sorted(caps, reverse=True)
+        rank = {a["asset_id"]: a["market_cap_rank"] for a in assets}
+        snapshot = {
+            m.asset.asset_id: m.asset.market_cap_rank for m in exchange.feed.markets.values()
+        }
+        moved = [asset_id for asset_id in rank if rank[asset_id] != snapshot[asset_id]]
+        assert moved  # the catalogue's own ranks would disagree with these caps
+        for asset_id in ("BTC", *moved[:3]):
+            one = (await get(client, f"{ASSETS}/{asset_id}"))[1]["data"]
+            assert one["market_cap_rank"] == rank[asset_id]
+
+
+async def test_ranks_follow_moving_prices(tmp_path: Path, autojump_clock: object) -> None:
+    swaps = 0
+    async with running_app(tmp_path, tick_interval=60.0) as (exchange, client):
+        previous: list[str] = []
+        await trio.sleep(30)  # between ticks, so none falls inside a request
+        for _ in range(120):
+            await trio.sleep(60)
+            seq = exchange.feed.seq
+            status, body = await get(client, ASSETS, limit=250)
+            assert status == 200
+            assert exchange.feed.seq == seq  # no tick in between: one ranking
+            caps = [a["market_cap"] for a in body["data"]]
+            assert caps == sorted(caps, reverse=True)
+            assert [a["market_cap_rank"] for a in body["data"]] == list(range(1, len(caps) + 1))
+            order = [a["asset_id"] for a in body["data"]]
+            swaps += previous != order and bool(previous)
+            previous = order
+    # Near-equal caps trade places as prices move: the ranks were recomputed.
+    assert swaps > 0
+
+
+async def test_ranking_is_sorted_at_most_once_per_tick(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    async with running_app(tmp_path, tick_interval=60.0) as (exchange, _):
+        feed = exchange.feed
+        await trio.sleep(30)
+        first = feed.ranking()
+        assert feed.ranking() is first
+        await trio.sleep(60)
+        assert feed.seq == first.seq + 1
+        second = feed.ranking()
+        assert second is not first and second.seq == feed.seq
+        assert feed.ranking() is second
 
 
 # Asset detail page: the 7-day trend block reads sparkline_7d?.price.

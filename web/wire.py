@@ -161,7 +161,10 @@ class Sparkline(msgspec.Struct):
 
 
 class AssetResponse(msgspec.Struct):
-    """A catalogue entry with its live market data (numbers, as the seed's clients expect)."""
+    """A catalogue entry with its live market data (numbers, as the seed's clients expect).
+
+    ``market_cap_rank`` is the order of the current market caps.
+    """
 
     asset_id: str
     name: str

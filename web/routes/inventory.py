@@ -55,8 +55,8 @@ def image_url(asset_id: str) -> str:
     return f"/api/v1/inventory/assets/{asset_id}/image.svg"
 
 
-def asset_summary(market: Market) -> AssetResponse:
-    """The list fields of one asset."""
+def asset_summary(market: Market, rank: int) -> AssetResponse:
+    """The list fields of one asset, ranked ``rank`` by market cap."""
     asset, stats = market.asset, market.stats()
     return AssetResponse(
         asset_id=asset.asset_id,
@@ -67,7 +67,7 @@ def asset_summary(market: Market) -> AssetResponse:
         is_active=market.active,
         symbol=asset.asset_id.lower(),
         image=image_url(asset.asset_id),
-        market_cap_rank=asset.market_cap_rank,
+        market_cap_rank=rank,
         price_change_percentage_24h=stats.pct_24h,
         market_cap=stats.market_cap,
         total_volume_24h=stats.volume_24h,
@@ -75,9 +75,9 @@ def asset_summary(market: Market) -> AssetResponse:
     )
 
 
-def asset_detail(market: Market) -> AssetDetail:
+def asset_detail(market: Market, rank: int) -> AssetDetail:
     """Every field of one asset."""
-    summary = asset_summary(market)
+    summary = asset_summary(market, rank)
     asset, stats = market.asset, market.stats()
     return AssetDetail(
         **{name: getattr(summary, name) for name in summary.__struct_fields__},
@@ -113,12 +113,12 @@ async def list_assets() -> Response:
     key = (feed.seq, active_only, limit)
     body = cache.get(key)
     if body is None:
-        markets = list(feed.markets.values())
-        active = [m for m in markets if m.active]
-        chosen = active if active_only else markets
+        ranking = feed.ranking()
+        active = [m for m in ranking.markets if m.active]
+        chosen = active if active_only else ranking.markets
         page = AssetListResponse(
-            data=[asset_summary(m) for m in chosen[:limit]],
-            total_count=len(markets),
+            data=[asset_summary(m, ranking.ranks[m.asset.asset_id]) for m in chosen[:limit]],
+            total_count=len(ranking.markets),
             active_count=len(active),
         )
         if cache and next(iter(cache))[0] != feed.seq:
@@ -132,8 +132,10 @@ async def list_assets() -> Response:
 @document_response(AssetDetailResponse)
 async def get_asset(asset_id: str) -> Response:
     """One asset with every market field; 422 for a malformed id, 404 for an unknown one."""
-    market = app_state().exchange.market(valid_asset_id(asset_id))
-    return json_response(AssetDetailResponse(asset_detail(market)))
+    exchange = app_state().exchange
+    market = exchange.market(valid_asset_id(asset_id))
+    rank = exchange.feed.ranking().ranks[market.asset.asset_id]
+    return json_response(AssetDetailResponse(asset_detail(market, rank)))
 
 
 @blueprint.get("/assets/<asset_id>/candles")
