@@ -178,6 +178,34 @@ async def test_list_is_sorted_by_rank_and_limited(client: Client) -> None:
     assert (status, len(body["data"])) == (200, 50)
 
 
+async def test_offset_pages_through_the_rank_order(client: Client) -> None:
+    everything = await every_asset(client)
+    active = [a for a in everything if a["is_active"]]
+    status, first = await get(client, ASSETS)
+    status, second = await get(client, ASSETS, query_string={"offset": "50"})
+    assert status == 200
+    assert second["data"] == active[50:100] != first["data"]
+    assert (second["total_count"], second["active_count"]) == (len(everything), len(active))
+    pages = []
+    for start in range(0, len(active) + 30, 30):
+        query = {"limit": "30", "offset": str(start)}
+        status, body = await get(client, ASSETS, query_string=query)
+        assert status == 200
+        pages.extend(body["data"])
+    assert pages == active
+    query = {"limit": "5", "offset": "3", "active_only": "false"}
+    assert (await get(client, ASSETS, query_string=query))[1]["data"] == everything[3:8]
+    for offset in (str(len(active)), "10000"):
+        status, body = await get(client, ASSETS, query_string={"offset": offset})
+        assert (status, body["data"]) == (200, [])
+
+
+@pytest.mark.parametrize("offset", ["-1", "10001", "x", "1.5", "1e2"])
+async def test_list_offset_out_of_bounds_is_422(client: Client, offset: str) -> None:
+    status, body = await get(client, ASSETS, query_string={"offset": offset})
+    assert_field_error(status, body, ["query", "offset"])
+
+
 @pytest.mark.parametrize("limit", ["0", "251", "-1", "x", "1.5", "1e2"])
 async def test_list_limit_out_of_bounds_is_422(client: Client, limit: str) -> None:
     status, body = await get(client, ASSETS, query_string={"limit": limit})

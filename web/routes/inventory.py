@@ -29,6 +29,9 @@ from web.wire import (
 blueprint = Blueprint("inventory", __name__, url_prefix="/api/v1/inventory")
 
 ASSET_ID = re.compile(r"[A-Za-z0-9]{1,10}")
+# Far beyond any catalogue: a larger offset is a client's mistake, answered with 422.
+MAX_OFFSET = 10_000
+LIST_CACHE_ENTRIES = 64
 TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -103,28 +106,34 @@ def asset_detail(market: Market, rank: int) -> AssetDetail:
 @blueprint.get("/assets")
 @document_response(AssetListResponse)
 async def list_assets() -> Response:
-    """The catalogue by market-cap rank; unknown query parameters are ignored."""
+    """The catalogue by market-cap rank, ``limit`` from ``offset``; other parameters ignored."""
     active_only = _bool_param("active_only", True)
     limit = int_param("limit", 50, 1, 250)
+    offset = int_param("offset", 0, 0, MAX_OFFSET)
     state = app_state()
     feed = state.exchange.feed
     # Every client asking between two ticks gets the same bytes.
     cache = state.list_cache
-    key = (feed.seq, active_only, limit)
+    key = (feed.seq, active_only, limit, offset)
     body = cache.get(key)
     if body is None:
         ranking = feed.ranking()
         active = [m for m in ranking.markets if m.active]
         chosen = active if active_only else ranking.markets
         page = AssetListResponse(
-            data=[asset_summary(m, ranking.ranks[m.asset.asset_id]) for m in chosen[:limit]],
+            data=[
+                asset_summary(m, ranking.ranks[m.asset.asset_id])
+                for m in chosen[offset : offset + limit]
+            ],
             total_count=len(ranking.markets),
             active_count=len(active),
         )
         if cache and next(iter(cache))[0] != feed.seq:
             cache.clear()
         body = encode(page)
-        cache[key] = body
+        # Bounded: offsets are the client's to choose; past the bound, encode afresh.
+        if len(cache) < LIST_CACHE_ENTRIES:
+            cache[key] = body
     return Response(body, content_type="application/json")
 
 
