@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -144,7 +145,7 @@ async def test_list_shape_and_every_contract_key_for_every_asset(client: Client)
     for asset in assets:
         assert set(asset) == LIST_KEYS, asset["asset_id"]
         assert asset["asset_id"] == asset["symbol"].upper()
-        assert asset["image"] == f"{ASSETS}/{asset['asset_id']}/image.svg"
+        assert asset["image"] == f"http://localhost{ASSETS}/{asset['asset_id']}/image.svg"
         assert asset["is_active"] is True
         for key in ("asset_id", "name", "description", "category", "symbol"):
             assert isinstance(asset[key], str) and asset[key], (asset["asset_id"], key)
@@ -477,7 +478,7 @@ async def test_candles_bad_query_is_422(client: Client, query: dict[str, str], f
 
 async def test_image_is_well_formed_svg_with_the_symbol(client: Client) -> None:
     for asset in await every_asset(client):
-        response = await client.get(asset["image"])
+        response = await client.get(urlsplit(asset["image"]).path)
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("image/svg+xml")
         text = await response.get_data(as_text=True)
@@ -488,6 +489,82 @@ async def test_image_is_well_formed_svg_with_the_symbol(client: Client) -> None:
     lower = await client.get(f"{ASSETS}/btc/image.svg")
     assert lower.status_code == 200
     assert "BTC" in await lower.get_data(as_text=True)
+
+
+BTC_IMAGE = f"{ASSETS}/BTC/image.svg"
+
+
+@asynccontextmanager
+async def behind_proxy(tmp_path: Path, trusted: str) -> AsyncIterator[Client]:
+    """A client of an app that trusts the proxies in ``trusted``."""
+    async with open_exchange(engine_settings(tmp_path, tick_interval=3600.0)) as exchange:
+        app = create_app(exchange, web_settings(trusted_proxies=trusted))
+        app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = None
+        async with app.test_app() as test_app:
+            yield test_app.test_client()
+
+
+async def images(client: Client, headers: dict[str, str], peer: str) -> tuple[str, str]:
+    """The BTC image of the list and of the detail, as that peer sees them."""
+    scope = {"client": (peer, 40000)}
+    query = {"limit": "1"}
+    listed = await client.get(ASSETS, headers=headers, scope_base=scope, query_string=query)
+    one = await client.get(f"{ASSETS}/BTC", headers=headers, scope_base=scope)
+    return (await listed.get_json())["data"][0]["image"], (await one.get_json())["data"]["image"]
+
+
+FORWARDED = {
+    "Host": "10.0.0.2:8080",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "markets.example.org",
+    "X-Forwarded-Prefix": "/exchange/",
+}
+
+
+async def test_image_urls_honour_a_trusted_proxy(tmp_path: Path) -> None:
+    async with behind_proxy(tmp_path, "10.0.0.0/8") as client:
+        expected = f"https://markets.example.org/exchange{BTC_IMAGE}"
+        assert await images(client, FORWARDED, "10.0.0.1") == (expected, expected)
+        # Anyone else's forwarded headers are ignored: the request's own scheme and host count.
+        direct = f"http://10.0.0.2:8080{BTC_IMAGE}"
+        assert await images(client, FORWARDED, "203.0.113.5") == (direct, direct)
+        # Of a list, the value the trusted peer wrote (the right-most) counts.
+        chained = {**FORWARDED, "X-Forwarded-Host": "evil.example, markets.example.org"}
+        assert (await images(client, chained, "10.0.0.1"))[0] == expected
+
+
+async def test_forwarded_headers_are_ignored_without_trusted_proxies(client: Client) -> None:
+    listed, one = await images(client, FORWARDED, "127.0.0.1")
+    assert listed == one == f"http://10.0.0.2:8080{BTC_IMAGE}"
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "expected"),
+    [
+        ("X-Forwarded-Host", "bad host/<x>", f"https://10.0.0.2:8080/p{BTC_IMAGE}"),
+        ("X-Forwarded-Proto", "javascript", f"http://markets.example.org/p{BTC_IMAGE}"),
+        ("X-Forwarded-Prefix", "/../admin", f"https://markets.example.org{BTC_IMAGE}"),
+        ("X-Forwarded-Prefix", "/a?b=1", f"https://markets.example.org{BTC_IMAGE}"),
+        ("Host", "bad host", f"https://markets.example.org/p{BTC_IMAGE}"),
+    ],
+)
+async def test_malformed_forwarded_values_are_ignored(
+    tmp_path: Path, header: str, value: str, expected: str
+) -> None:
+    headers = {**FORWARDED, "X-Forwarded-Prefix": "/p", header: value}
+    async with behind_proxy(tmp_path, "10.0.0.1") as client:
+        assert await images(client, headers, "10.0.0.1") == (expected, expected)
+
+
+async def test_a_malformed_host_leaves_the_image_a_path(client: Client) -> None:
+    assert await images(client, {"Host": "bad host"}, "127.0.0.1") == (BTC_IMAGE, BTC_IMAGE)
+
+
+async def test_each_host_gets_its_own_cached_list(client: Client) -> None:
+    for _ in range(2):
+        for host in ("a.example:8080", "b.example"):
+            listed, _ = await images(client, {"Host": host}, "127.0.0.1")
+            assert listed == f"http://{host}{BTC_IMAGE}"
 
 
 # The catalogue file

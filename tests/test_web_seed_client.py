@@ -9,11 +9,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
+import httpx
 import pytest
 import trio
 
 from tests.conftest import Client, signed_up
+from tests.live import open_server
 from tests.trading_helpers import DEPOSIT, ORDERS, WITHDRAW, call, running_app
 
 ASSETS = "/api/v1/inventory/assets"
@@ -167,7 +170,36 @@ async def test_profile_edit_reports_success(client: Client) -> None:
     assert result["user"]["first_name"] == "Alicia"
 
 
-# Market page: sorting by market cap.
+# Market page: <img src={asset.image}> on the front end's own origin, and sorting by market cap.
+
+
+async def test_market_page_images_load_from_the_exchange(client: Client) -> None:
+    page = "http://127.0.0.1:5173/market"
+    exchange_host = {"Host": "127.0.0.1:8080"}
+    status, body = await get(client, ASSETS, exchange_host)
+    assert status == 200
+    assert len(body["data"]) == 50
+    for asset in body["data"]:
+        # The browser resolves the src against the page: it must land on the exchange.
+        src = urlsplit(urljoin(page, asset["image"]))
+        assert (src.scheme, src.netloc) == ("http", "127.0.0.1:8080"), asset["image"]
+        response = await client.get(src.path, headers=exchange_host)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("image/svg+xml")
+    detail = (await get(client, f"{ASSETS}/ETH", exchange_host))[1]["data"]
+    assert detail["image"] == f"http://127.0.0.1:8080{ASSETS}/ETH/image.svg"
+
+
+async def test_images_are_absolute_from_a_real_server(tmp_path: Path) -> None:
+    async with (
+        open_server(tmp_path / "exchange.db", EXCHANGE_HISTORY_DAYS="0") as server,
+        httpx.AsyncClient(base_url=server.url) as http,
+    ):
+        response = await http.get(ASSETS, params={"limit": "1"})
+        assert response.status_code == 200
+        image = response.json()["data"][0]["image"]
+        assert image == f"{server.url}{ASSETS}/BTC/image.svg"
+        assert (await http.get(image)).headers["Content-Type"].startswith("image/svg+xml")
 
 
 async def test_ranks_are_the_order_of_market_caps(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ def parse_networks(text: str) -> list[Network]:
     ]
 
 
-def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+def is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    """True when ``address`` is one of the trusted proxies."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -30,7 +31,7 @@ def client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) 
     the request from, so the first address from the right that is not a trusted proxy is the
     client. A header from an untrusted peer is ignored (anyone can write one).
     """
-    if not forwarded_for or not _trusted(peer, trusted):
+    if not forwarded_for or not is_trusted(peer, trusted):
         return peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
@@ -38,6 +39,6 @@ def client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) 
             ipaddress.ip_address(hop)
         except ValueError:
             return peer  # a malformed chain: trust nothing in it
-        if not _trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             return hop
     return hops[0] if hops else peer

@@ -21,9 +21,9 @@ class AppState:
 
     exchange: Exchange
     settings: WebSettings
-    # Encoded catalogue pages of the latest tick, by (seq, active_only, limit, offset): one per
-    # app, so another exchange at the same tick number never gets this one's prices.
-    list_cache: dict[tuple[int, bool, int, int], bytes] = field(default_factory=dict)
+    # Encoded catalogue pages of the latest tick, by (seq, active_only, limit, offset, origin):
+    # one per app, so another exchange at the same tick number never gets this one's prices.
+    list_cache: dict[tuple[int, bool, int, int, str], bytes] = field(default_factory=dict)
 
     async def run_blocking(self, work: Callable[..., T], *args: object) -> T:
         """Run CPU-heavy work (password hashing) off the event loop in serve mode."""

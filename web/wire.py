@@ -163,7 +163,7 @@ class Sparkline(msgspec.Struct):
 class AssetResponse(msgspec.Struct):
     """A catalogue entry with its live market data (numbers, as the seed's clients expect).
 
-    ``market_cap_rank`` is the order of the current market caps.
+    ``image`` is an absolute URL; ``market_cap_rank`` is the order of the current market caps.
     """
 
     asset_id: str

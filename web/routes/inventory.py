@@ -13,6 +13,8 @@ from exchange.market import Market, ath_change, atl_change, iso_seconds
 from exchange.money import price_to_float
 from exchange.series import INTERVALS
 from web.errors import field_error, invalid
+from web.gateway import gateway
+from web.origin import public_origin
 from web.query import choice_param, int_param
 from web.reply import encode, json_response
 from web.state import app_state
@@ -53,12 +55,23 @@ def _bool_param(name: str, default: bool) -> bool:
     return value
 
 
-def image_url(asset_id: str) -> str:
-    """Where the exchange serves an asset's badge."""
-    return f"/api/v1/inventory/assets/{asset_id}/image.svg"
+def request_origin() -> str:
+    """The origin the current request's client addressed (a trusted proxy's, if forwarded)."""
+    return public_origin(
+        request.scheme,
+        request.host,
+        request.remote_addr or "",
+        request.headers.get,
+        gateway().trusted,
+    )
 
 
-def asset_summary(market: Market, rank: int) -> AssetResponse:
+def image_url(origin: str, asset_id: str) -> str:
+    """The absolute URL of an asset's badge: a client on another origin loads it as given."""
+    return f"{origin}/api/v1/inventory/assets/{asset_id}/image.svg"
+
+
+def asset_summary(market: Market, rank: int, origin: str) -> AssetResponse:
     """The list fields of one asset, ranked ``rank`` by market cap."""
     asset, stats = market.asset, market.stats()
     return AssetResponse(
@@ -69,7 +82,7 @@ def asset_summary(market: Market, rank: int) -> AssetResponse:
         price_usd=price_to_float(stats.price),
         is_active=market.active,
         symbol=asset.asset_id.lower(),
-        image=image_url(asset.asset_id),
+        image=image_url(origin, asset.asset_id),
         market_cap_rank=rank,
         price_change_percentage_24h=stats.pct_24h,
         market_cap=stats.market_cap,
@@ -78,9 +91,9 @@ def asset_summary(market: Market, rank: int) -> AssetResponse:
     )
 
 
-def asset_detail(market: Market, rank: int) -> AssetDetail:
+def asset_detail(market: Market, rank: int, origin: str) -> AssetDetail:
     """Every field of one asset."""
-    summary = asset_summary(market, rank)
+    summary = asset_summary(market, rank, origin)
     asset, stats = market.asset, market.stats()
     return AssetDetail(
         **{name: getattr(summary, name) for name in summary.__struct_fields__},
@@ -110,11 +123,12 @@ async def list_assets() -> Response:
     active_only = _bool_param("active_only", True)
     limit = int_param("limit", 50, 1, 250)
     offset = int_param("offset", 0, 0, MAX_OFFSET)
+    origin = request_origin()
     state = app_state()
     feed = state.exchange.feed
     # Every client asking between two ticks gets the same bytes.
     cache = state.list_cache
-    key = (feed.seq, active_only, limit, offset)
+    key = (feed.seq, active_only, limit, offset, origin)
     body = cache.get(key)
     if body is None:
         ranking = feed.ranking()
@@ -122,7 +136,7 @@ async def list_assets() -> Response:
         chosen = active if active_only else ranking.markets
         page = AssetListResponse(
             data=[
-                asset_summary(m, ranking.ranks[m.asset.asset_id])
+                asset_summary(m, ranking.ranks[m.asset.asset_id], origin)
                 for m in chosen[offset : offset + limit]
             ],
             total_count=len(ranking.markets),
@@ -131,7 +145,7 @@ async def list_assets() -> Response:
         if cache and next(iter(cache))[0] != feed.seq:
             cache.clear()
         body = encode(page)
-        # Bounded: offsets are the client's to choose; past the bound, encode afresh.
+        # Bounded: hosts and offsets are the client's to choose; past the bound, encode afresh.
         if len(cache) < LIST_CACHE_ENTRIES:
             cache[key] = body
     return Response(body, content_type="application/json")
@@ -144,7 +158,7 @@ async def get_asset(asset_id: str) -> Response:
     exchange = app_state().exchange
     market = exchange.market(valid_asset_id(asset_id))
     rank = exchange.feed.ranking().ranks[market.asset.asset_id]
-    return json_response(AssetDetailResponse(asset_detail(market, rank)))
+    return json_response(AssetDetailResponse(asset_detail(market, rank, request_origin())))
 
 
 @blueprint.get("/assets/<asset_id>/candles")
