@@ -562,7 +562,7 @@ async def test_a_malformed_host_leaves_the_image_a_path(client: Client) -> None:
 
 async def test_each_host_gets_its_own_cached_list(client: Client) -> None:
     for _ in range(2):
-        for host in ("a.example:8080", "b.example"):
+        for host in ("a.example:8080", "b.example", "[::1]:8080"):
             listed, _ = await images(client, {"Host": host}, "127.0.0.1")
             assert listed == f"http://{host}{BTC_IMAGE}"
 
