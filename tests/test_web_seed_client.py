@@ -129,8 +129,13 @@ async def test_order_history_shows_the_execution_price_of_market_orders(client: 
     headers = await signed_up(client)
     assert (await call(client, "POST", DEPOSIT, headers, {"amount": 1000}))[0] == 201
     placed = []
-    for order_type in ("market_buy", "market_sell"):
-        body = {"order_type": order_type, "asset_id": "BTC", "quantity": 0.001}
+    # A stop already reached fills at once too, as a market order does.
+    bodies: list[dict[str, Any]] = [
+        {"order_type": "market_buy", "asset_id": "BTC", "quantity": 0.001},
+        {"order_type": "market_sell", "asset_id": "BTC", "quantity": 0.001},
+        {"order_type": "stop_buy", "asset_id": "BTC", "quantity": 0.001, "stop_price": 60000},
+    ]
+    for body in bodies:
         status, answer = await call(client, "POST", ORDERS, headers, body)
         assert status == 201, answer
         placed.append(answer["data"])
@@ -143,13 +148,20 @@ async def test_order_history_shows_the_execution_price_of_market_orders(client: 
     assert (one["price"], one["filled_price"]) == ("64250", "64250")
 
 
-async def test_a_resting_order_keeps_its_limit_price(client: Client) -> None:
+async def test_resting_orders_keep_their_limit_price_or_none(client: Client) -> None:
     headers = await signed_up(client)
     assert (await call(client, "POST", DEPOSIT, headers, {"amount": 1000}))[0] == 201
     body = {"order_type": "limit_buy", "asset_id": "BTC", "quantity": 0.001, "price": 60000}
     status, answer = await call(client, "POST", ORDERS, headers, body)
     assert status == 201
     assert (answer["data"]["price"], answer["data"]["filled_price"]) == ("60000", None)
+    # A stop order waiting for its stop has no price yet; cancelled, it never gets one.
+    body = {"order_type": "stop_buy", "asset_id": "BTC", "quantity": 0.001, "stop_price": 70000}
+    status, answer = await call(client, "POST", ORDERS, headers, body)
+    assert (status, answer["data"]["price"]) == (201, None)
+    path = f"{ORDERS}/{answer['data']['order_id']}"
+    status, answer = await call(client, "DELETE", path, headers)
+    assert (status, answer["data"]["status"], answer["data"]["price"]) == (200, "cancelled", None)
 
 
 # Profile page: the edit form sends every field and requires result.success.
