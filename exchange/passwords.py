@@ -2,7 +2,8 @@
 
 A hash records its own parameters (``scrypt$N$r$p$salt$key``), so the cost can be raised
 later without invalidating stored passwords. scrypt releases the GIL, so the web layer runs it
-on a worker thread in serve mode.
+on a worker thread in serve mode, at most one per CPU core at a time: each run holds about
+``128 * n * r`` bytes (16 MiB at the defaults).
 """
 
 from __future__ import annotations

@@ -13,6 +13,14 @@ from exchange.settings import env_float, env_int, env_str
 VERSION = "0.1.0"
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """What ``create_app`` needs."""
@@ -26,6 +34,8 @@ class WebSettings:
     # Serve mode hashes passwords on a worker thread (scrypt releases the GIL); tests under the
     # virtual clock hash inline, since a thread would let the clock jump mid-hash.
     hash_in_thread: bool = True
+    # Password hashes that run at once (each holds ~16 MiB): more than the cores cannot go faster.
+    hash_concurrency: int = field(default_factory=usable_cores)
     rate_limit_per_minute: int = 10_000
     order_rate_per_second: float = 1000.0
     trusted_proxies: str = ""

@@ -78,7 +78,7 @@ async def register() -> Response:
     if rules.errors:
         raise invalid(rules.errors)
     state = app_state()
-    password_hash = await state.run_blocking(hash_password, password, state.settings.scrypt_n)
+    password_hash = await state.hash_off_loop(hash_password, password, state.settings.scrypt_n)
     await state.exchange.register(
         NewUser(
             username=username,
@@ -121,7 +121,7 @@ async def login() -> Response:
     if credentials is None:
         await _failed_login(username, ip, "unknown user")
         raise UnknownUser("User not found")
-    if not await state.run_blocking(verify_password, body.password, credentials.password_hash):
+    if not await state.hash_off_loop(verify_password, body.password, credentials.password_hash):
         await _failed_login(username, ip, "wrong password")
         raise ApiError(401, "invalid_credentials", "Incorrect username or password")
     await exchange.audit("login_success", username, ip)
