@@ -11,7 +11,8 @@ from exchange.state import Entry
 from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
 from web.errors import field_error, invalid
-from web.query import choice_param, int_param
+from web.openapi import documented
+from web.query import ChoiceQuery, IntQuery
 from web.reply import json_response
 from web.state import app_state
 from web.wire import (
@@ -35,6 +36,10 @@ TRANSACTION_TYPES = (
 )
 
 _amount_body = BodyDecoder(AmountRequest)
+
+LIMIT = IntQuery("limit", 50, 1, 100, "Rows per page")
+OFFSET = IntQuery("offset", 0, 0, description="Rows to skip")
+TRANSACTION_TYPE = ChoiceQuery("transaction_type", TRANSACTION_TYPES, "Only rows of this type")
 
 
 async def _amount() -> int:
@@ -66,6 +71,7 @@ def _moved(entry: Entry, verb: str) -> Response:
 
 @blueprint.get("")
 @document_response(BalanceResponse)
+@documented(busy=True)
 @authenticated
 async def get_balance() -> Response:
     """The caller's cash balance."""
@@ -76,6 +82,7 @@ async def get_balance() -> Response:
 @blueprint.post("/deposit")
 @document_request(AmountRequest)
 @document_response(MoneyMovedResponse, 201)
+@documented(errors={422: ("daily_limit_exceeded",)}, busy=True)
 @authenticated
 async def deposit() -> Response:
     """Add simulated USD, within the daily deposit limit."""
@@ -87,6 +94,7 @@ async def deposit() -> Response:
 @blueprint.post("/withdraw")
 @document_request(AmountRequest)
 @document_response(MoneyMovedResponse, 201)
+@documented(errors={422: ("insufficient_funds", "daily_limit_exceeded")}, busy=True)
 @authenticated
 async def withdraw() -> Response:
     """Take simulated USD out, within the balance and the daily withdrawal limit."""
@@ -97,12 +105,13 @@ async def withdraw() -> Response:
 
 @blueprint.get("/transactions")
 @document_response(TransactionsResponse)
+@documented(query=(LIMIT, OFFSET, TRANSACTION_TYPE))
 @authenticated
 async def transactions() -> Response:
     """The caller's ledger, newest first, paginated."""
-    limit = int_param("limit", 50, 1, 100)
-    offset = int_param("offset", 0, 0)
-    kind = choice_param("transaction_type", TRANSACTION_TYPES)
+    limit = LIMIT.read()
+    offset = OFFSET.read()
+    kind = TRANSACTION_TYPE.read()
     entries, total = app_state().exchange.transactions(current_claims().sub, limit, offset, kind)
     rows = [
         TransactionResponse(

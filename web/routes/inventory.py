@@ -6,14 +6,15 @@ import hashlib
 import re
 from html import escape
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
 from quart_schema import document_response
 
 from exchange.market import Market, ath_change, atl_change, iso_seconds
 from exchange.money import price_to_float
 from exchange.series import INTERVALS
 from web.errors import field_error, invalid
-from web.query import choice_param, int_param
+from web.openapi import documented
+from web.query import BoolQuery, ChoiceQuery, IntQuery
 from web.reply import encode, json_response
 from web.state import app_state
 from web.wire import (
@@ -28,7 +29,12 @@ from web.wire import (
 blueprint = Blueprint("inventory", __name__, url_prefix="/api/v1/inventory")
 
 ASSET_ID = re.compile(r"[A-Za-z0-9]{1,10}")
-TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+ASSET_PATH = {"asset_id": ASSET_ID}
+ACTIVE_ONLY = BoolQuery("active_only", True, "Only assets open for trading (also 1/0, yes/no)")
+LIST_LIMIT = IntQuery("limit", 50, 1, 250, "Assets per page, by market-cap rank")
+DEFAULT_INTERVAL = "1h"
+INTERVAL = ChoiceQuery("interval", tuple(INTERVALS), "Candle width", DEFAULT_INTERVAL)
+CANDLE_LIMIT = IntQuery("limit", 100, 1, 1000, "Most recent candles")
 
 
 def valid_asset_id(asset_id: str) -> str:
@@ -37,16 +43,6 @@ def valid_asset_id(asset_id: str) -> str:
         message = "Asset id must be 1-10 letters or digits"
         raise invalid([field_error(["path", "asset_id"], message, "string_pattern_mismatch")])
     return asset_id.upper()
-
-
-def _bool_param(name: str, default: bool) -> bool:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    value = TRUE_WORDS.get(raw.lower())
-    if value is None:
-        raise invalid([field_error(["query", name], "Must be true or false", "bool_parsing")])
-    return value
 
 
 def image_url(asset_id: str) -> str:
@@ -101,10 +97,11 @@ def asset_detail(market: Market) -> AssetDetail:
 
 @blueprint.get("/assets")
 @document_response(AssetListResponse)
+@documented(query=(ACTIVE_ONLY, LIST_LIMIT))
 async def list_assets() -> Response:
     """The catalogue by market-cap rank; unknown query parameters are ignored."""
-    active_only = _bool_param("active_only", True)
-    limit = int_param("limit", 50, 1, 250)
+    active_only = ACTIVE_ONLY.read()
+    limit = LIST_LIMIT.read()
     state = app_state()
     feed = state.exchange.feed
     # Every client asking between two ticks gets the same bytes.
@@ -129,6 +126,7 @@ async def list_assets() -> Response:
 
 @blueprint.get("/assets/<asset_id>")
 @document_response(AssetDetailResponse)
+@documented(path=ASSET_PATH, errors={404: ("asset_not_found",)})
 async def get_asset(asset_id: str) -> Response:
     """One asset with every market field; 422 for a malformed id, 404 for an unknown one."""
     market = app_state().exchange.market(valid_asset_id(asset_id))
@@ -137,11 +135,12 @@ async def get_asset(asset_id: str) -> Response:
 
 @blueprint.get("/assets/<asset_id>/candles")
 @document_response(CandlesResponse)
+@documented(query=(INTERVAL, CANDLE_LIMIT), path=ASSET_PATH, errors={404: ("asset_not_found",)})
 async def get_candles(asset_id: str) -> Response:
     """OHLC candles, oldest first: ``interval`` 1m, 5m, 1h or 1d; ``limit`` 1-1000."""
     market = app_state().exchange.market(valid_asset_id(asset_id))
-    interval = choice_param("interval", tuple(INTERVALS)) or "1h"
-    limit = int_param("limit", 100, 1, 1000)
+    interval = INTERVAL.read() or DEFAULT_INTERVAL
+    limit = CANDLE_LIMIT.read()
     candles = [
         CandleResponse(
             time=iso_seconds(c.start),
@@ -156,6 +155,7 @@ async def get_candles(asset_id: str) -> Response:
 
 
 @blueprint.get("/assets/<asset_id>/image.svg")
+@documented(path=ASSET_PATH, errors={404: ("asset_not_found",)}, content=(200, "image/svg+xml"))
 async def get_image(asset_id: str) -> Response:
     """A badge for the asset, drawn here since nothing outside is reachable."""
     market = app_state().exchange.market(valid_asset_id(asset_id))
