@@ -109,6 +109,16 @@ async def test_decimal_request_fields_accept_numbers_and_strings(client: Client)
     assert set(order["time_in_force"]["enum"]) == {"gtc", "ioc", "day"}
 
 
+async def test_response_strings_with_fixed_values_are_enums(client: Client) -> None:
+    schemas = (await spec_of(client))["components"]["schemas"]
+    order = schemas["OrderView"]["properties"]
+    assert "cancelled" in order["status"]["enum"]
+    assert "stop_limit_sell" in order["order_type"]["enum"]
+    assert schemas["TokenResponse"]["properties"]["token_type"]["enum"] == ["bearer"]
+    assert "red_pocket" in schemas["TransactionResponse"]["properties"]["transaction_type"]["enum"]
+    assert "login_failure" in schemas["AuditEntryResponse"]["properties"]["event"]["enum"]
+
+
 async def test_logout_documents_an_optional_body(client: Client) -> None:
     logout = (await spec_of(client))["paths"]["/api/v1/auth/logout"]["post"]
     assert logout["requestBody"]["required"] is False

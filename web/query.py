@@ -75,6 +75,8 @@ def _parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str,
         "name": name,
         "in": "query",
         "required": False,
+        # Every reader here takes an empty value (``?limit=``) as the parameter left out.
+        "allowEmptyValue": True,
         "description": description,
         "schema": schema,
     }

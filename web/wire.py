@@ -8,13 +8,26 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from exchange.orders import ORDER_TYPES, TIME_IN_FORCE, OrderView
+from exchange.audit import EVENTS
+from exchange.orders import ORDER_TYPES, TIME_IN_FORCE, OrderView, one_of
+from exchange.series import INTERVALS
 
 
 def documented_as(**schema: Any) -> msgspec.Meta:
     """JSON Schema for the spec only: decoding stays as it is, the routes' own checks decide."""
     return msgspec.Meta(extra_json_schema=schema)
 
+
+TRANSACTION_TYPES = (
+    "deposit",
+    "withdraw",
+    "order_payment",
+    "order_sale",
+    "fee",
+    "red_pocket",
+    "adjustment",
+)
+ROLES = ("customer", "admin")
 
 # Decimal fields are documented as a number or a decimal string by web/openapi.py.
 Username = Annotated[str, documented_as(pattern="^[A-Za-z0-9_]{6,30}$")]
@@ -100,7 +113,7 @@ class TokenResponse(msgspec.Struct):
     """A new access token."""
 
     access_token: str
-    token_type: str
+    token_type: Annotated[str, one_of(("bearer",))]
     expires_in: int
 
 
@@ -114,7 +127,7 @@ class ProfileResponse(msgspec.Struct):
     phone: str | None
     date_of_birth: str | None
     marketing_emails_consent: bool
-    role: str
+    role: Annotated[str, one_of(ROLES)]
     created_at: str
     updated_at: str
 
@@ -146,7 +159,7 @@ class TransactionResponse(msgspec.Struct):
     """One ledger row."""
 
     transaction_id: str
-    transaction_type: str
+    transaction_type: Annotated[str, one_of(TRANSACTION_TYPES)]
     amount: str
     status: str
     description: str
@@ -165,7 +178,7 @@ class TransactionsResponse(msgspec.Struct):
 class HealthResponse(msgspec.Struct):
     """Liveness and a few internal checks."""
 
-    status: str
+    status: Annotated[str, one_of(("healthy", "unhealthy"))]
     service: str
     version: str
     checks: dict[str, str | int]
@@ -215,7 +228,7 @@ class AssetListResponse(msgspec.Struct):
 class AssetDetail(AssetResponse):
     """One asset with every market field: the list fields, then these."""
 
-    availability_status: str
+    availability_status: Annotated[str, one_of(("available", "unavailable"))]
     price_change_24h: float | None
     price_change_percentage_7d: float | None
     price_change_percentage_30d: float | None
@@ -254,7 +267,7 @@ class CandlesResponse(msgspec.Struct):
     """Candles of one asset and width, oldest first; the last may still be open."""
 
     asset_id: str
-    interval: str
+    interval: Annotated[str, one_of(tuple(INTERVALS))]
     data: list[CandleResponse]
 
 
@@ -332,7 +345,7 @@ class AssetTradeResponse(msgspec.Struct):
     """One trade in an asset."""
 
     asset_id: str
-    transaction_type: str
+    transaction_type: Annotated[str, one_of(("BUY", "SELL"))]
     quantity: str
     price: str
     total: str
@@ -353,7 +366,7 @@ class AuditEntryResponse(msgspec.Struct):
 
     seq: int
     time: str
-    event: str
+    event: Annotated[str, one_of(EVENTS)]
     username: str | None
     ip: str | None
     detail: str

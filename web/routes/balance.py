@@ -16,6 +16,7 @@ from web.query import ChoiceQuery, IntQuery
 from web.reply import json_response
 from web.state import app_state
 from web.wire import (
+    TRANSACTION_TYPES,
     AmountRequest,
     BalanceResponse,
     MoneyMovedResponse,
@@ -24,16 +25,6 @@ from web.wire import (
 )
 
 blueprint = Blueprint("balance", __name__, url_prefix="/api/v1/balance")
-
-TRANSACTION_TYPES = (
-    "deposit",
-    "withdraw",
-    "order_payment",
-    "order_sale",
-    "fee",
-    "red_pocket",
-    "adjustment",
-)
 
 _amount_body = BodyDecoder(AmountRequest)
 
