@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from exchange.clock import iso_ms
@@ -88,22 +90,27 @@ def new_order_id() -> str:
     return "ord_" + new_id()
 
 
+def one_of(values: tuple[str, ...]) -> msgspec.Meta:
+    """The values a wire string takes, for the API document only (decoding is unchanged)."""
+    return msgspec.Meta(extra_json_schema={"enum": list(values)})
+
+
 class OrderView(msgspec.Struct):
     """The public view of an order: decimal strings, ISO times."""
 
     order_id: str
     client_order_id: str | None
-    order_type: str
+    order_type: Annotated[str, one_of(ORDER_TYPES)]
     asset_id: str
     quantity: str
     price: str | None
     stop_price: str | None
-    status: str
+    status: Annotated[str, one_of(STATUSES)]
     total_amount: str | None
     filled_price: str | None
     created_at: str
     updated_at: str
-    time_in_force: str
+    time_in_force: Annotated[str, one_of(TIME_IN_FORCE)]
     expires_at: str | None
     fee: str
     filled_tick_seq: int | None

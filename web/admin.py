@@ -11,7 +11,7 @@ from exchange.engine import Exchange
 from exchange.errors import Conflict
 from exchange.passwords import hash_password
 from exchange.users import NewUser
-from web.auth import authenticated, current_claims
+from web.auth import ADMIN, AUTH_ATTRIBUTE, authenticated, current_claims
 from web.errors import ApiError
 from web.settings import WebSettings
 from web.validation import Rules
@@ -29,7 +29,9 @@ def admin_only(handler: F) -> F:
             raise ApiError(403, "forbidden", "Admin role required")
         return await handler(*args, **kwargs)
 
-    return authenticated(cast(F, wrapper))
+    guarded = authenticated(cast(F, wrapper))
+    setattr(guarded, AUTH_ATTRIBUTE, ADMIN)
+    return guarded
 
 
 async def bootstrap_admin(exchange: Exchange, settings: WebSettings) -> None:

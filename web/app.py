@@ -8,7 +8,7 @@ from typing import Any
 import trio
 from quart_schema import QuartSchema
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from exchange.engine import Exchange
 from exchange.errors import DomainError, Overloaded
@@ -118,7 +118,10 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
         status = error.code or 500
         code = HTTP_CODES.get(status, "http_error")
         detail = HTTP_MESSAGES.get(status) or error.description or code
-        return error_response(status, code, detail)
+        headers = None
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers = {"Allow": ", ".join(sorted(error.valid_methods))}
+        return error_response(status, code, detail, headers)
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Any:

@@ -13,6 +13,11 @@ from web.tokens import Claims, InvalidToken, verify
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
+# Marks a protected handler, so the spec documents its security from the check itself.
+AUTH_ATTRIBUTE = "_exchange_auth"
+BEARER = "bearer"
+ADMIN = "admin"
+
 
 def bearer_token(header: str | None) -> str:
     """The token of an ``Authorization: Bearer <token>`` header; 401 for anything else."""
@@ -62,6 +67,7 @@ def authenticated(handler: F) -> F:
             raise
         return await handler(*args, **kwargs)
 
+    setattr(wrapper, AUTH_ATTRIBUTE, BEARER)
     return cast(F, wrapper)
 
 

@@ -1,8 +1,14 @@
-"""Query-string parameters, validated into 422 field errors."""
+"""Query-string parameters, validated into 422 field errors and documented in the spec.
+
+A route declares each parameter once as an object (``IntQuery`` ...): the route reads it with
+``read()`` and lists it in ``documented(query=...)``, which puts its bounds in the spec.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from quart import request
 
@@ -48,3 +54,136 @@ def pattern_param(name: str, pattern: re.Pattern[str], message: str) -> str | No
     if not pattern.fullmatch(raw):
         raise invalid([field_error(["query", name], message, "string_pattern_mismatch")])
     return raw
+
+
+TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def bool_param(name: str, default: bool) -> bool:
+    """An optional boolean query parameter: true/false, 1/0 or yes/no, any case."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    value = TRUE_WORDS.get(raw.lower())
+    if value is None:
+        raise invalid([field_error(["query", name], "Must be true or false", "bool_parsing")])
+    return value
+
+
+def _parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        # Every reader here takes an empty value (``?limit=``) as the parameter left out.
+        "allowEmptyValue": True,
+        "description": description,
+        "schema": schema,
+    }
+
+
+@dataclass(frozen=True)
+class IntQuery:
+    """An integer parameter within ``[low, high]``: read by the route, documented by the spec."""
+
+    name: str
+    default: int
+    low: int
+    high: int | None = None
+    description: str = ""
+
+    def read(self) -> int:
+        """The current request's value."""
+        return int_param(self.name, self.default, self.low, self.high)
+
+    def parameter(self) -> dict[str, Any]:
+        """The OpenAPI parameter object."""
+        schema = {
+            "type": "integer",
+            "minimum": self.low,
+            "maximum": SQL_INT_MAX if self.high is None else self.high,
+            "default": self.default,
+        }
+        return _parameter(self.name, self.description, schema)
+
+
+@dataclass(frozen=True)
+class ChoiceQuery:
+    """An optional parameter that must be one of ``choices``."""
+
+    name: str
+    choices: tuple[str, ...]
+    description: str = ""
+    default: str | None = None
+
+    def read(self) -> str | None:
+        """The current request's value, or ``default`` when absent."""
+        return choice_param(self.name, self.choices) or self.default
+
+    def parameter(self) -> dict[str, Any]:
+        """The OpenAPI parameter object."""
+        schema: dict[str, Any] = {"type": "string", "enum": list(self.choices)}
+        if self.default is not None:
+            schema["default"] = self.default
+        return _parameter(self.name, self.description, schema)
+
+
+@dataclass(frozen=True)
+class PatternQuery:
+    """An optional parameter that must match ``pattern`` in full."""
+
+    name: str
+    pattern: re.Pattern[str]
+    message: str
+    description: str = ""
+
+    def read(self) -> str | None:
+        """The current request's value, or None when absent."""
+        return pattern_param(self.name, self.pattern, self.message)
+
+    def parameter(self) -> dict[str, Any]:
+        """The OpenAPI parameter object."""
+        schema = {"type": "string", "pattern": anchored(self.pattern)}
+        return _parameter(self.name, self.description, schema)
+
+
+@dataclass(frozen=True)
+class BoolQuery:
+    """An optional boolean parameter."""
+
+    name: str
+    default: bool
+    description: str = ""
+
+    def read(self) -> bool:
+        """The current request's value."""
+        return bool_param(self.name, self.default)
+
+    def parameter(self) -> dict[str, Any]:
+        """The OpenAPI parameter object (also accepted: 1/0, yes/no, any case)."""
+        schema = {"type": "boolean", "default": self.default}
+        return _parameter(self.name, self.description, schema)
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    """An optional free-text parameter."""
+
+    name: str
+    description: str = ""
+
+    def read(self) -> str | None:
+        """The current request's value, or None when absent or empty."""
+        return request.args.get(self.name) or None
+
+    def parameter(self) -> dict[str, Any]:
+        """The OpenAPI parameter object."""
+        return _parameter(self.name, self.description, {"type": "string"})
+
+
+QueryParam = IntQuery | ChoiceQuery | PatternQuery | BoolQuery | TextQuery
+
+
+def anchored(pattern: re.Pattern[str]) -> str:
+    """``pattern`` as a JSON Schema pattern, which must match the whole value as ``fullmatch``."""
+    return f"^(?:{pattern.pattern})$"

@@ -3,41 +3,93 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from exchange.orders import OrderView
+from exchange.audit import EVENTS
+from exchange.orders import ORDER_TYPES, TIME_IN_FORCE, OrderView, one_of
+from exchange.series import INTERVALS
+
+
+def documented_as(**schema: Any) -> msgspec.Meta:
+    """JSON Schema for the spec only: decoding stays as it is, the routes' own checks decide."""
+    return msgspec.Meta(extra_json_schema=schema)
+
+
+TRANSACTION_TYPES = (
+    "deposit",
+    "withdraw",
+    "order_payment",
+    "order_sale",
+    "fee",
+    "red_pocket",
+    "adjustment",
+)
+ROLES = ("customer", "admin")
+
+# Decimal fields are documented as a number or a decimal string by web/openapi.py.
+Username = Annotated[str, documented_as(pattern="^[A-Za-z0-9_]{6,30}$")]
+Password = Annotated[
+    str,
+    documented_as(
+        minLength=12,
+        maxLength=20,
+        description="12-20 characters with an upper-case and a lower-case letter, a digit "
+        "and one of !@#$%^&*()-_=+",
+    ),
+]
+Email = Annotated[str, documented_as(format="email", maxLength=254)]
+PersonName = Annotated[
+    str, documented_as(minLength=1, maxLength=50, description="Letters, spaces, ' and -")
+]
+Phone = Annotated[str, documented_as(description="10-15 digits; spaces and ().+- are ignored")]
+BirthDate = Annotated[str, documented_as(format="date", description="Age 13 to 120")]
+Amount = Annotated[
+    Decimal,
+    documented_as(
+        exclusiveMinimum=0,
+        description="USD, at most 2 decimals, at most the per-request maximum (1000000 by default)",
+    ),
+]
+Quantity = Annotated[
+    Decimal, documented_as(minimum=0.001, maximum=10**10, description="At most 8 decimals")
+]
+Price = Annotated[
+    Decimal,
+    documented_as(exclusiveMinimum=0, maximum=1_000_000, description="USD, at most 8 decimals"),
+]
 
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /auth/register."""
 
-    username: str
-    email: str
-    password: str
-    first_name: str
-    last_name: str
-    phone: str | None = None
-    date_of_birth: str | None = None
+    username: Username
+    email: Email
+    password: Password
+    first_name: PersonName
+    last_name: PersonName
+    phone: Phone | None = None
+    date_of_birth: BirthDate | None = None
     marketing_emails_consent: bool = False
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /auth/login."""
 
-    username: str
-    password: str
+    username: Username
+    password: Password
 
 
 class ProfileUpdateRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of PUT /auth/profile: only the fields present change."""
 
-    first_name: str | UnsetType = UNSET
-    last_name: str | UnsetType = UNSET
-    email: str | UnsetType = UNSET
-    phone: str | UnsetType | None = UNSET
-    date_of_birth: str | UnsetType | None = UNSET
+    first_name: PersonName | UnsetType = UNSET
+    last_name: PersonName | UnsetType = UNSET
+    email: Email | UnsetType = UNSET
+    phone: Phone | UnsetType | None = UNSET
+    date_of_birth: BirthDate | UnsetType | None = UNSET
     marketing_emails_consent: bool | UnsetType = UNSET
 
 
@@ -52,7 +104,7 @@ class AmountRequest(msgspec.Struct, forbid_unknown_fields=True):
     description; without it the row describes itself ("Deposit of $100.00").
     """
 
-    amount: Decimal
+    amount: Amount
     description: str | None = None
 
 
@@ -66,7 +118,7 @@ class TokenResponse(msgspec.Struct):
     """A new access token."""
 
     access_token: str
-    token_type: str
+    token_type: Annotated[str, one_of(("bearer",))]
     expires_in: int
 
 
@@ -80,7 +132,7 @@ class ProfileResponse(msgspec.Struct):
     phone: str | None
     date_of_birth: str | None
     marketing_emails_consent: bool
-    role: str
+    role: Annotated[str, one_of(ROLES)]
     created_at: str
     updated_at: str
 
@@ -113,7 +165,7 @@ class TransactionResponse(msgspec.Struct):
     """One ledger row."""
 
     transaction_id: str
-    transaction_type: str
+    transaction_type: Annotated[str, one_of(TRANSACTION_TYPES)]
     amount: str
     status: str
     description: str
@@ -132,7 +184,7 @@ class TransactionsResponse(msgspec.Struct):
 class HealthResponse(msgspec.Struct):
     """Liveness and a few internal checks."""
 
-    status: str
+    status: Annotated[str, one_of(("healthy", "unhealthy"))]
     service: str
     version: str
     checks: dict[str, str | int]
@@ -192,7 +244,7 @@ class AssetListResponse(msgspec.Struct):
 class AssetDetail(AssetResponse):
     """One asset with every market field: the list fields, then these."""
 
-    availability_status: str
+    availability_status: Annotated[str, one_of(("available", "unavailable"))]
     price_change_24h: float | None
     price_change_percentage_7d: float | None
     price_change_percentage_30d: float | None
@@ -230,21 +282,21 @@ class CandlesResponse(msgspec.Struct):
     """Candles of one asset and width, oldest first; the last may still be open."""
 
     asset_id: str
-    interval: str
+    interval: Annotated[str, one_of(tuple(INTERVALS))]
     data: list[CandleResponse]
 
 
 class OrderRequestBody(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /orders: amounts as numbers or numeric strings."""
 
-    order_type: str
-    asset_id: str
-    quantity: Decimal
-    price: Decimal | None = None
-    stop_price: Decimal | None = None
-    time_in_force: str = "gtc"
-    expires_at: str | None = None
-    client_order_id: str | None = None
+    order_type: Annotated[str, documented_as(enum=list(ORDER_TYPES))]
+    asset_id: Annotated[str, documented_as(pattern="^[A-Za-z0-9]{1,10}$")]
+    quantity: Quantity
+    price: Price | None = None
+    stop_price: Price | None = None
+    time_in_force: Annotated[str, documented_as(enum=list(TIME_IN_FORCE))] = "gtc"
+    expires_at: Annotated[str, documented_as(format="date-time")] | None = None
+    client_order_id: Annotated[str, documented_as(pattern="^[A-Za-z0-9_-]{1,64}$")] | None = None
 
 
 class OrderResponse(msgspec.Struct):
@@ -308,7 +360,7 @@ class AssetTradeResponse(msgspec.Struct):
     """One trade in an asset."""
 
     asset_id: str
-    transaction_type: str
+    transaction_type: Annotated[str, one_of(("BUY", "SELL"))]
     quantity: str
     price: str
     total: str
@@ -329,7 +381,7 @@ class AuditEntryResponse(msgspec.Struct):
 
     seq: int
     time: str
-    event: str
+    event: Annotated[str, one_of(EVENTS)]
     username: str | None
     ip: str | None
     detail: str
@@ -346,7 +398,7 @@ class AuditLogResponse(msgspec.Struct):
 class ClaimRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /cny/claim."""
 
-    phrase: str
+    phrase: Annotated[str, documented_as(minLength=1, maxLength=200)]
 
 
 class ClaimResponse(msgspec.Struct):

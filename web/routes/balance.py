@@ -11,11 +11,13 @@ from exchange.state import Entry
 from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
 from web.errors import FieldError, field_error, invalid
-from web.query import choice_param, int_param
+from web.openapi import documented
+from web.query import ChoiceQuery, IntQuery
 from web.reply import json_response
 from web.state import app_state
 from web.validation import Rules
 from web.wire import (
+    TRANSACTION_TYPES,
     AmountRequest,
     BalanceResponse,
     MoneyMovedResponse,
@@ -25,17 +27,11 @@ from web.wire import (
 
 blueprint = Blueprint("balance", __name__, url_prefix="/api/v1/balance")
 
-TRANSACTION_TYPES = (
-    "deposit",
-    "withdraw",
-    "order_payment",
-    "order_sale",
-    "fee",
-    "red_pocket",
-    "adjustment",
-)
-
 _amount_body = BodyDecoder(AmountRequest)
+
+LIMIT = IntQuery("limit", 50, 1, 100, "Rows per page")
+OFFSET = IntQuery("offset", 0, 0, description="Rows to skip")
+TRANSACTION_TYPE = ChoiceQuery("transaction_type", TRANSACTION_TYPES, "Only rows of this type")
 
 
 async def _amount() -> tuple[int, str | None]:
@@ -75,6 +71,7 @@ def _moved(entry: Entry, verb: str) -> Response:
 
 @blueprint.get("")
 @document_response(BalanceResponse)
+@documented(busy=True)
 @authenticated
 async def get_balance() -> Response:
     """The caller's cash balance."""
@@ -85,6 +82,7 @@ async def get_balance() -> Response:
 @blueprint.post("/deposit")
 @document_request(AmountRequest)
 @document_response(MoneyMovedResponse, 201)
+@documented(errors={422: ("daily_limit_exceeded",)}, busy=True)
 @authenticated
 async def deposit() -> Response:
     """Add simulated USD, within the daily deposit limit."""
@@ -96,6 +94,7 @@ async def deposit() -> Response:
 @blueprint.post("/withdraw")
 @document_request(AmountRequest)
 @document_response(MoneyMovedResponse, 201)
+@documented(errors={422: ("insufficient_funds", "daily_limit_exceeded")}, busy=True)
 @authenticated
 async def withdraw() -> Response:
     """Take simulated USD out, within the balance and the daily withdrawal limit."""
@@ -106,12 +105,13 @@ async def withdraw() -> Response:
 
 @blueprint.get("/transactions")
 @document_response(TransactionsResponse)
+@documented(query=(LIMIT, OFFSET, TRANSACTION_TYPE))
 @authenticated
 async def transactions() -> Response:
     """The caller's ledger, newest first, paginated."""
-    limit = int_param("limit", 50, 1, 100)
-    offset = int_param("offset", 0, 0)
-    kind = choice_param("transaction_type", TRANSACTION_TYPES)
+    limit = LIMIT.read()
+    offset = OFFSET.read()
+    kind = TRANSACTION_TYPE.read()
     entries, total = app_state().exchange.transactions(current_claims().sub, limit, offset, kind)
     rows = [
         TransactionResponse(

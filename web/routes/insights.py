@@ -9,6 +9,7 @@ from quart_schema import document_response
 from exchange.clock import iso_ms
 from web.advisor import Advisor
 from web.auth import authenticated, current_claims
+from web.openapi import documented
 from web.reply import json_response
 from web.wire import Insight, InsightResponse
 
@@ -31,6 +32,7 @@ async def _close() -> None:
 
 @blueprint.get("/insights/portfolio")
 @document_response(InsightResponse)
+@documented(busy=True)
 @authenticated
 async def portfolio_insight() -> Response:
     """A 2-4 sentence summary of the caller's portfolio; never fails because an LLM did."""

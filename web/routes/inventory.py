@@ -14,8 +14,9 @@ from exchange.money import price_to_float
 from exchange.series import INTERVALS
 from web.errors import field_error, invalid
 from web.gateway import gateway
+from web.openapi import documented
 from web.origin import public_origin
-from web.query import choice_param, int_param
+from web.query import BoolQuery, ChoiceQuery, IntQuery
 from web.reply import encode, json_response
 from web.state import app_state
 from web.wire import (
@@ -31,10 +32,15 @@ from web.wire import (
 blueprint = Blueprint("inventory", __name__, url_prefix="/api/v1/inventory")
 
 ASSET_ID = re.compile(r"[A-Za-z0-9]{1,10}")
-# Far beyond any catalogue: a larger offset is a client's mistake, answered with 422.
-MAX_OFFSET = 10_000
 LIST_CACHE_ENTRIES = 64
-TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+ASSET_PATH = {"asset_id": ASSET_ID}
+ACTIVE_ONLY = BoolQuery("active_only", True, "Only assets open for trading (also 1/0, yes/no)")
+LIST_LIMIT = IntQuery("limit", 50, 1, 250, "Assets per page, by market-cap rank")
+# Far beyond any catalogue: a larger offset is a client's mistake, answered with 422.
+LIST_OFFSET = IntQuery("offset", 0, 0, 10_000, "Assets to skip, in rank order")
+DEFAULT_INTERVAL = "1h"
+INTERVAL = ChoiceQuery("interval", tuple(INTERVALS), "Candle width", DEFAULT_INTERVAL)
+CANDLE_LIMIT = IntQuery("limit", 100, 1, 1000, "Most recent candles")
 
 
 def valid_asset_id(asset_id: str) -> str:
@@ -43,16 +49,6 @@ def valid_asset_id(asset_id: str) -> str:
         message = "Asset id must be 1-10 letters or digits"
         raise invalid([field_error(["path", "asset_id"], message, "string_pattern_mismatch")])
     return asset_id.upper()
-
-
-def _bool_param(name: str, default: bool) -> bool:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    value = TRUE_WORDS.get(raw.lower())
-    if value is None:
-        raise invalid([field_error(["query", name], "Must be true or false", "bool_parsing")])
-    return value
 
 
 def request_origin() -> str:
@@ -118,11 +114,12 @@ def asset_detail(market: Market, rank: int, origin: str) -> AssetDetail:
 
 @blueprint.get("/assets")
 @document_response(AssetListResponse)
+@documented(query=(ACTIVE_ONLY, LIST_LIMIT, LIST_OFFSET))
 async def list_assets() -> Response:
     """The catalogue by market-cap rank, ``limit`` from ``offset``; other parameters ignored."""
-    active_only = _bool_param("active_only", True)
-    limit = int_param("limit", 50, 1, 250)
-    offset = int_param("offset", 0, 0, MAX_OFFSET)
+    active_only = ACTIVE_ONLY.read()
+    limit = LIST_LIMIT.read()
+    offset = LIST_OFFSET.read()
     origin = request_origin()
     state = app_state()
     feed = state.exchange.feed
@@ -153,6 +150,7 @@ async def list_assets() -> Response:
 
 @blueprint.get("/assets/<asset_id>")
 @document_response(AssetDetailResponse)
+@documented(path=ASSET_PATH, errors={404: ("asset_not_found",)})
 async def get_asset(asset_id: str) -> Response:
     """One asset with every market field; 422 for a malformed id, 404 for an unknown one."""
     exchange = app_state().exchange
@@ -163,11 +161,12 @@ async def get_asset(asset_id: str) -> Response:
 
 @blueprint.get("/assets/<asset_id>/candles")
 @document_response(CandlesResponse)
+@documented(query=(INTERVAL, CANDLE_LIMIT), path=ASSET_PATH, errors={404: ("asset_not_found",)})
 async def get_candles(asset_id: str) -> Response:
     """OHLC candles, oldest first: ``interval`` 1m, 5m, 1h or 1d; ``limit`` 1-1000."""
     market = app_state().exchange.market(valid_asset_id(asset_id))
-    interval = choice_param("interval", tuple(INTERVALS)) or "1h"
-    limit = int_param("limit", 100, 1, 1000)
+    interval = INTERVAL.read() or DEFAULT_INTERVAL
+    limit = CANDLE_LIMIT.read()
     candles = [
         CandleResponse(
             time=iso_seconds(c.start),
@@ -182,6 +181,7 @@ async def get_candles(asset_id: str) -> Response:
 
 
 @blueprint.get("/assets/<asset_id>/image.svg")
+@documented(path=ASSET_PATH, errors={404: ("asset_not_found",)}, content=(200, "image/svg+xml"))
 async def get_image(asset_id: str) -> Response:
     """A badge for the asset, drawn here since nothing outside is reachable."""
     market = app_state().exchange.market(valid_asset_id(asset_id))

@@ -31,7 +31,8 @@ from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
 from web.errors import FieldError, field_error, invalid
 from web.gateway import gateway
-from web.query import choice_param, int_param, pattern_param
+from web.openapi import documented
+from web.query import ChoiceQuery, IntQuery, PatternQuery
 from web.reply import json_response
 from web.routes.inventory import ASSET_ID
 from web.state import app_state
@@ -45,6 +46,28 @@ MIN_QUANTITY = QTY_SCALE // 1000  # 0.001
 MAX_PRICE = 1_000_000 * PRICE_SCALE
 
 _order_body = BodyDecoder(OrderRequestBody)
+
+ORDER_PATH = {"order_id": ORDER_ID}
+PAGE_LIMIT = IntQuery("limit", 50, 1, 100, "Orders per page")
+PAGE_OFFSET = IntQuery("offset", 0, 0, description="Orders to skip")
+ASSET_FILTER = PatternQuery(
+    "asset_id", ASSET_ID, "Must be 1-10 letters or digits", "Only orders in this asset"
+)
+TYPE_FILTER = ChoiceQuery("order_type", ORDER_TYPES, "Only orders of this type")
+STATUS_FILTER = ChoiceQuery("status", STATUSES, "Only orders in this status")
+PLACE_REFUSALS = {
+    409: ("duplicate_client_order_id",),
+    422: (
+        "insufficient_funds",
+        "insufficient_holdings",
+        "order_value_exceeded",
+        "unknown_asset",
+        "asset_inactive",
+        "invalid_quantity",
+        "invalid_expiry",
+    ),
+    429: ("order_rate_limited",),
+}
 
 
 def _price(errors: list[FieldError], name: str, value: object) -> int | None:
@@ -158,6 +181,7 @@ def valid_order_id(order_id: str) -> str:
 @blueprint.post("")
 @document_request(OrderRequestBody)
 @document_response(OrderResponse, 201)
+@documented(errors=PLACE_REFUSALS, busy=True)
 @authenticated
 async def place_order() -> Response:
     """Place an order: market orders fill at once; limit and stop orders rest until crossed."""
@@ -169,14 +193,15 @@ async def place_order() -> Response:
 
 @blueprint.get("")
 @document_response(OrderListResponse)
+@documented(query=(PAGE_LIMIT, PAGE_OFFSET, ASSET_FILTER, TYPE_FILTER, STATUS_FILTER))
 @authenticated
 async def list_orders() -> Response:
     """The caller's orders, newest first, filtered and paginated."""
-    limit = int_param("limit", 50, 1, 100)
-    offset = int_param("offset", 0, 0)
-    asset_id = pattern_param("asset_id", ASSET_ID, "Must be 1-10 letters or digits")
-    order_type = choice_param("order_type", ORDER_TYPES)
-    status = choice_param("status", STATUSES)
+    limit = PAGE_LIMIT.read()
+    offset = PAGE_OFFSET.read()
+    asset_id = ASSET_FILTER.read()
+    order_type = TYPE_FILTER.read()
+    status = STATUS_FILTER.read()
     orders, total = app_state().exchange.orders(
         current_claims().sub, limit, offset, asset_id and asset_id.upper(), order_type, status
     )
@@ -186,6 +211,7 @@ async def list_orders() -> Response:
 
 @blueprint.get("/<order_id>")
 @document_response(OrderResponse)
+@documented(path=ORDER_PATH, errors={404: ("order_not_found",)})
 @authenticated
 async def get_order(order_id: str) -> Response:
     """One of the caller's orders; another user's order is 404."""
@@ -195,6 +221,9 @@ async def get_order(order_id: str) -> Response:
 
 @blueprint.delete("/<order_id>")
 @document_response(OrderResponse)
+@documented(
+    path=ORDER_PATH, errors={404: ("order_not_found",), 409: ("order_not_pending",)}, busy=True
+)
 @authenticated
 async def cancel_order(order_id: str) -> Response:
     """Cancel a pending order, releasing its reservation; 409 if it is no longer pending."""

@@ -18,9 +18,10 @@ from exchange.money import (
 )
 from exchange.state import Holding
 from web.auth import authenticated, current_claims
-from web.query import int_param
+from web.openapi import documented
+from web.query import IntQuery
 from web.reply import json_response
-from web.routes.inventory import valid_asset_id
+from web.routes.inventory import ASSET_PATH, valid_asset_id
 from web.state import app_state
 from web.wire import (
     AssetTradeResponse,
@@ -32,6 +33,9 @@ from web.wire import (
 )
 
 blueprint = Blueprint("portfolio", __name__, url_prefix="/api/v1")
+
+LIMIT = IntQuery("limit", 50, 1, 100, "Trades per page")
+OFFSET = IntQuery("offset", 0, 0, description="Trades to skip")
 
 
 def _average_cost(holding: Holding) -> int:
@@ -56,6 +60,7 @@ def _holding(holding: Holding, price: int, name: str) -> HoldingResponse:
 
 @blueprint.get("/portfolio")
 @document_response(PortfolioResponse)
+@documented(busy=True)
 @authenticated
 async def portfolio() -> Response:
     """Cash and every holding at current prices, with cost basis and unrealized P&L."""
@@ -94,6 +99,7 @@ async def portfolio() -> Response:
 
 @blueprint.get("/balance/asset/<asset_id>")
 @document_response(HoldingResponse)
+@documented(path=ASSET_PATH, errors={404: ("asset_not_found", "holding_not_found")}, busy=True)
 @authenticated
 async def asset_balance(asset_id: str) -> Response:
     """The caller's balance of one asset; 404 if they never held it."""
@@ -111,6 +117,7 @@ async def asset_balance(asset_id: str) -> Response:
 
 @blueprint.get("/assets/balances")
 @document_response(HoldingsResponse)
+@documented(busy=True)
 @authenticated
 async def asset_balances() -> Response:
     """Every asset the caller holds."""
@@ -125,13 +132,14 @@ async def asset_balances() -> Response:
 
 @blueprint.get("/assets/<asset_id>/transactions")
 @document_response(AssetTradesResponse)
+@documented(query=(LIMIT, OFFSET), path=ASSET_PATH, errors={404: ("asset_not_found",)})
 @authenticated
 async def asset_trades(asset_id: str) -> Response:
     """The caller's trades in one asset, newest first; an unknown asset is 404."""
     exchange = app_state().exchange
     market = exchange.market(valid_asset_id(asset_id))
-    limit = int_param("limit", 50, 1, 100)
-    offset = int_param("offset", 0, 0)
+    limit = LIMIT.read()
+    offset = OFFSET.read()
     entries, more = exchange.asset_transactions(
         current_claims().sub, market.asset.asset_id, limit, offset
     )

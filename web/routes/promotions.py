@@ -11,6 +11,7 @@ from exchange.redpocket import MAX_PHRASE_LENGTH
 from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
 from web.errors import field_error, invalid
+from web.openapi import documented
 from web.reply import json_response
 from web.state import app_state
 from web.wire import ClaimRequest, ClaimResponse
@@ -23,6 +24,7 @@ _claim_body = BodyDecoder(ClaimRequest)
 @blueprint.post("/claim")
 @document_request(ClaimRequest)
 @document_response(ClaimResponse, 201)
+@documented(errors={422: ("already_claimed_today",)}, busy=True)
 @authenticated
 async def claim() -> Response:
     """Claim a red pocket: a configured phrase pays its amount once a day, others $8.88."""

@@ -8,6 +8,7 @@ from quart import Blueprint, Response
 from quart_schema import document_response
 
 from web.gateway import gateway
+from web.openapi import documented
 from web.reply import json_response
 from web.settings import VERSION
 from web.state import app_state
@@ -22,6 +23,7 @@ _DOCS_PAGE = (Path(__file__).parent.parent / "static" / "docs.html").read_bytes(
 
 @blueprint.get("/health")
 @document_response(HealthResponse)
+@document_response(HealthResponse, 503)
 async def health() -> Response:
     """Liveness, with the store's queue depth and the number of live account actors."""
     exchange = app_state().exchange
@@ -38,6 +40,7 @@ async def health() -> Response:
 
 
 @blueprint.get("/metrics")
+@documented(content=(200, TEXT))
 async def metrics() -> Response:
     """Prometheus text exposition of the request and engine metrics."""
     found = gateway().metrics
@@ -47,6 +50,7 @@ async def metrics() -> Response:
 
 
 @blueprint.get("/docs")
+@documented(content=(200, "text/html"))
 async def docs() -> Response:
     """A documentation page that works offline, rendered from /openapi.json."""
     return Response(_DOCS_PAGE, content_type="text/html; charset=utf-8")

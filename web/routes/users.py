@@ -18,6 +18,7 @@ from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
 from web.errors import ApiError, invalid, retry_later
 from web.gateway import gateway
+from web.openapi import RETRY_AFTER, documented
 from web.reply import json_response
 from web.state import app_state
 from web.tokens import issue
@@ -64,6 +65,7 @@ def profile_response(profile: Profile) -> ProfileResponse:
 @blueprint.post("/register")
 @document_request(RegisterRequest)
 @document_response(MessageResponse, 201)
+@documented(errors={409: ("username_taken", "email_taken")}, busy=True)
 async def register() -> Response:
     """Create a customer with a zero balance."""
     body = await _register_body.read()
@@ -98,6 +100,11 @@ async def register() -> Response:
 @blueprint.post("/login")
 @document_request(LoginRequest)
 @document_response(TokenResponse)
+@documented(
+    errors={401: ("invalid_credentials",), 403: ("ip_blocked",), 404: ("user_not_found",)},
+    headers={403: {"Retry-After": RETRY_AFTER}},
+    busy=True,
+)
 async def login() -> Response:
     """Exchange a username and password for an access token."""
     body = await _login_body.read()
@@ -141,6 +148,7 @@ async def _failed_login(username: str, ip: str, reason: str) -> None:
 
 @blueprint.get("/profile")
 @document_response(ProfileResponse)
+@documented(errors={404: ("user_not_found",)})
 @authenticated
 async def get_profile() -> Response:
     """The caller's profile."""
@@ -150,6 +158,7 @@ async def get_profile() -> Response:
 @blueprint.put("/profile")
 @document_request(ProfileUpdateRequest)
 @document_response(ProfileUpdateResponse)
+@documented(errors={404: ("user_not_found",), 409: ("email_taken",)}, busy=True)
 @authenticated
 async def update_profile() -> Response:
     """Change some of the caller's profile fields."""
@@ -179,6 +188,7 @@ async def update_profile() -> Response:
 @blueprint.post("/logout")
 @document_request(LogoutRequest)
 @document_response(MessageResponse)
+@documented(body_required=False, busy=True)
 @authenticated
 async def logout() -> Response:
     """Revoke the caller's token until it would have expired."""
