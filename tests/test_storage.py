@@ -1,0 +1,243 @@
+"""Storage failures: a commit the database refuses answers 503 and leaves memory equal to disk.
+
+The database file is made "full" without root with SQLite's ``max_page_count`` (the file may
+not grow by a page), and space comes back by raising it again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+import exchange.store
+from exchange.engine import Exchange, open_exchange
+from exchange.errors import StorageUnavailable
+from exchange.money import QTY_SCALE
+from exchange.orders import OrderRequest
+from exchange.store import FAILING_HOLD, Store
+from tests.conftest import engine_settings, signed_up
+from tests.trading_helpers import DEPOSIT, DOLLAR, add_user, running_app, small_catalogue
+
+# More writes than one batch of the store takes (2048): the tail lands in a later batch.
+PIPELINE = 2100
+NO_LIMIT = 1_073_741_823
+
+
+def fill(store: Store) -> None:
+    """Make the database full: from now on it cannot grow by a single page."""
+    row = store.read_one("PRAGMA page_count")
+    assert row is not None
+    store.read(f"PRAGMA max_page_count = {int(row[0])}")
+
+
+def make_room(store: Store) -> None:
+    """Space is back."""
+    store.read(f"PRAGMA max_page_count = {NO_LIMIT}")
+
+
+def disk_cash(store: Store, username: str) -> tuple[int, int]:
+    """Cash and reserved cash as committed."""
+    row = store.read_one("SELECT cash, reserved FROM accounts WHERE username = ?", (username,))
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+async def deposit_until_refused(exchange: Exchange, username: str) -> int:
+    """Deposit a cent at a time until the full database refuses one; the count committed."""
+    for committed in range(2000):
+        try:
+            await exchange.deposit(username, 1)
+        except StorageUnavailable:
+            return committed
+    raise AssertionError("the database never filled up")
+
+
+async def test_a_refused_batch_and_the_writes_decided_after_it_leave_no_trace(
+    tmp_path: Path,
+) -> None:
+    async with open_exchange(engine_settings(tmp_path, account_inbox_size=4096)) as running:
+        await add_user(running, "alice")
+        await running.deposit("alice", 100 * DOLLAR)
+        store = running.store
+        fill(store)
+        outcomes: list[str] = []
+
+        async def deposit() -> None:
+            try:
+                await running.deposit("alice", 1)
+            except StorageUnavailable as refused:
+                assert refused.status == 503
+                outcomes.append("refused")
+                # Space comes back before the store takes its next batch: the tail of the
+                # pipeline would fit, but it was decided on deposits that never reached disk.
+                make_room(store)
+            else:
+                outcomes.append("committed")
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(PIPELINE):
+                nursery.start_soon(deposit)
+        assert outcomes == ["refused"] * PIPELINE
+        # One batch failed; the writes after it were refused although they would have fit.
+        assert store.stats.failed_commits == 1
+        assert store.stats.refused_writes == PIPELINE
+        # Memory was rolled back to what the disk holds; the ledger still adds up.
+        assert (await running.balance("alice")).cash == 100 * DOLLAR
+        assert disk_cash(store, "alice") == (100 * DOLLAR, 0)
+        assert running.verify() == []
+        assert store.unavailable() is not None
+        # Writes succeed again by themselves, on the committed balance.
+        entry = await running.deposit("alice", 1)
+        assert entry.balance_after == 100 * DOLLAR + 1
+        assert disk_cash(store, "alice") == (100 * DOLLAR + 1, 0)
+        assert running.verify() == []
+        (count,) = store.read_one("SELECT COUNT(*) FROM transactions") or (0,)
+        assert count == 2
+
+
+async def test_refused_orders_leave_the_book_and_the_reservations_as_on_disk(
+    tmp_path: Path,
+) -> None:
+    async with open_exchange(engine_settings(tmp_path, account_inbox_size=4096)) as running:
+        await add_user(running, "alice")
+        await running.deposit("alice", 5_000 * DOLLAR)
+        half = running.quote("BTC").price // 2
+        resting = await running.place_order(
+            "alice", OrderRequest("limit_buy", "BTC", QTY_SCALE // 100, price=half)
+        )
+        assert len(running.triggers) == 1
+        before = await running.portfolio("alice")
+        assert before.reserved > 0
+        retried = OrderRequest(
+            "limit_buy", "BTC", QTY_SCALE // 100, price=half, client_order_id="again"
+        )
+        store = running.store
+        fill(store)
+        refused: list[str] = []
+
+        async def attempt(name: str, command: Any) -> None:
+            try:
+                await command
+            except StorageUnavailable:
+                refused.append(name)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(attempt, "cancel", running.cancel_order("alice", resting.order_id))
+            nursery.start_soon(attempt, "place", running.place_order("alice", retried))
+            for _ in range(PIPELINE):
+                nursery.start_soon(attempt, "deposit", running.deposit("alice", 1))
+        assert sorted(set(refused)) == ["cancel", "deposit", "place"]
+        assert len(refused) == PIPELINE + 2
+        # The cancelled order is still open and armed, the new one neither reserved nor armed.
+        assert await running.portfolio("alice") == before
+        assert len(running.triggers) == 1
+        assert running.order("alice", resting.order_id).status == "pending"
+        assert disk_cash(store, "alice") == (before.cash, before.reserved)
+        make_room(store)
+        # A retry of the refused order is a new order, not a memory of the refused one.
+        placed = await running.place_order("alice", retried)
+        assert running.order("alice", placed.order_id).status == "pending"
+        assert len(running.triggers) == 2
+        assert running.verify() == []
+
+
+async def test_a_lock_held_by_another_process_refuses_writes_and_then_lets_them_through(
+    tmp_path: Path,
+) -> None:
+    settings = engine_settings(tmp_path)
+    async with open_exchange(settings) as running:
+        await add_user(running, "alice")
+        await running.deposit("alice", 10 * DOLLAR)
+        other = sqlite3.connect(settings.db, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(StorageUnavailable, match="locked"):
+                await running.deposit("alice", 5 * DOLLAR)
+            assert (await running.balance("alice")).cash == 10 * DOLLAR
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        entry = await running.deposit("alice", 5 * DOLLAR)
+        assert entry.balance_after == 15 * DOLLAR
+        assert running.verify() == []
+
+
+async def test_a_restart_on_a_full_disk_serves_reads_refuses_writes_and_catches_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    one = small_catalogue(tmp_path, "BTC")
+    async with open_exchange(engine_settings(tmp_path, catalogue=one)) as running:
+        await add_user(running, "alice")
+        await running.deposit("alice", 100 * DOLLAR)
+    # The restart adds an asset whose day of history must be saved at start: the first write.
+    (tmp_path / "two").mkdir()
+    two = small_catalogue(tmp_path / "two", "BTC", "ETH")
+    real_connect = exchange.store.connect
+
+    def full_connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
+        conn = real_connect(path, synchronous)
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        conn.execute(f"PRAGMA max_page_count = {int(pages)}")
+        return conn
+
+    monkeypatch.setattr(exchange.store, "connect", full_connect)
+    settings = engine_settings(tmp_path, catalogue=two, history_days=1)
+    async with open_exchange(settings) as running:
+        store = running.store
+        assert store.unavailable() is not None
+        assert running.market("ETH").price > 0
+        assert (await running.balance("alice")).cash == 100 * DOLLAR
+        committed = await deposit_until_refused(running, "alice")
+        assert (await running.balance("alice")).cash == 100 * DOLLAR + committed
+        (saved,) = store.read_one("SELECT COUNT(*) FROM candles WHERE asset_id = 'ETH'") or (0,)
+        assert saved == 0
+        # Still full at the next tick: the feed's writes are refused, and it goes on ticking.
+        await trio.sleep(settings.tick_interval)
+        make_room(store)
+        await trio.sleep(settings.tick_interval)
+        (saved,) = store.read_one("SELECT COUNT(*) FROM candles WHERE asset_id = 'ETH'") or (0,)
+        held = sum(1 for s in running.feed.markets["ETH"].series.values() for _ in s.rows())
+        assert saved == held > 100
+        assert store.read_one("SELECT 1 FROM markets WHERE asset_id = 'ETH'") == (1,)
+        entry = await running.deposit("alice", 1)
+        assert entry.balance_after == 100 * DOLLAR + committed + 1
+        assert running.verify() == []
+
+
+async def test_http_a_full_disk_answers_503_keeps_reads_and_recovers_by_itself(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running_app(tmp_path) as (running, client):
+        headers = await signed_up(client)
+        fill(running.store)
+        acknowledged = 0
+        for _ in range(2000):
+            response = await client.post(DEPOSIT, json={"amount": "1.00"}, headers=headers)
+            if response.status_code != 201:
+                break
+            acknowledged += 1
+        assert response.status_code == 503
+        body = await response.get_json()
+        assert body["code"] == "storage_unavailable"
+        assert response.headers["Retry-After"] == "5"
+        balance = await client.get("/api/v1/balance", headers=headers)
+        assert balance.status_code == 200
+        assert (await balance.get_json())["current_balance"] == f"{acknowledged}.00"
+        health = await client.get("/health")
+        assert health.status_code == 503
+        assert (await health.get_json())["checks"]["storage"] == "failing"
+
+        make_room(running.store)
+        response = await client.post(DEPOSIT, json={"amount": "1.00"}, headers=headers)
+        assert response.status_code == 201
+        balance = await client.get("/api/v1/balance", headers=headers)
+        assert (await balance.get_json())["current_balance"] == f"{acknowledged + 1}.00"
+        await trio.sleep(FAILING_HOLD)
+        health = await client.get("/health")
+        assert health.status_code == 200
+        assert (await health.get_json())["checks"]["storage"] == "ok"
+        assert running.verify() == []
