@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import msgspec
@@ -361,10 +361,9 @@ class Exchange:
 
 def _nudge(mailbox: Mailbox[Command]) -> None:
     """Wake an account actor whose write was refused, so that it reloads before anything else."""
-    try:
+    # A full inbox has commands queued already: the actor reloads before the first of them.
+    with suppress(Overloaded):
         mailbox.post_nowait(Settle(), Reply())
-    except Overloaded:
-        pass  # commands are queued already: the actor reloads before the first of them
 
 
 @asynccontextmanager

@@ -17,17 +17,18 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 import trio
 
 from exchange.actor import Reply
 from exchange.catalogue import Asset
 from exchange.clock import Clock
+from exchange.errors import StorageUnavailable
 from exchange.fanout import SHUTTING_DOWN, Fanout, Subscription
 from exchange.market import CAPACITY, DAY, Market, SavedMarket
 from exchange.pricemodel import Regime, stream
 from exchange.series import INTERVALS
-from exchange.errors import StorageUnavailable
 from exchange.store import Chain, Statement, Store, Write
 
 ALL_WIDTHS = tuple(INTERVALS)
@@ -174,7 +175,7 @@ class PriceFeed:
                 statements, self._pending = self._pending, []
                 at = self.ticked_at
                 # Nobody waits for this answer: the feed goes on ticking while it commits.
-                write = Write(statements, on_commit=lambda: self._saved(at), chain=self._chain)
+                write = Write(statements, on_commit=partial(self._saved, at), chain=self._chain)
                 await self.store.submit(write, Reply())
 
     def _saved(self, at: float) -> None:

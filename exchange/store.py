@@ -18,6 +18,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
 import trio
@@ -256,10 +257,9 @@ class Store:
     async def barrier(self) -> None:
         """Wait until every write queued before this call is committed or refused."""
         await self.submit(Write(()), reply := Reply[None]())
-        try:
+        # Refused writes before it are settled all the same: nothing of them will change.
+        with suppress(StorageUnavailable):
             await reply.wait()
-        except StorageUnavailable:
-            pass  # the writes before it were refused: they are settled all the same
 
     async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Commit batches until cancelled; the connection closes on the way out."""
