@@ -32,6 +32,7 @@ from tests.trading_helpers import (
 # More writes than one batch of the store takes (2048): the tail lands in a later batch.
 PIPELINE = 2100
 NO_LIMIT = 1_073_741_823
+FAILED_METRIC = "exchange_store_failed_commits_total "
 
 
 def fill(store: Store) -> None:
@@ -246,6 +247,10 @@ async def test_http_a_full_disk_answers_503_keeps_reads_and_recovers_by_itself(
         health = await client.get("/health")
         assert health.status_code == 503
         assert (await health.get_json())["checks"]["storage"] == "failing"
+        metrics = await (await client.get("/metrics")).get_data(as_text=True)
+        failed = [line for line in metrics.splitlines() if line.startswith(FAILED_METRIC)]
+        assert len(failed) == 1
+        assert float(failed[0].split()[1]) >= 1
 
         make_room(running.store)
         response = await client.post(DEPOSIT, json={"amount": "1.00"}, headers=headers)
