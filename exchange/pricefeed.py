@@ -7,9 +7,10 @@ bounded buffer is full is dropped and told why. Closed candles and the markets' 
 persisted through the store; at first start 30 days of history are synthesized from the same
 seeded models.
 
-The feed never waits for its writes. If the store refuses one (disk full), the next tick saves
-again what may have been lost with it: every market's state and every candle closed since the
-last tick whose write committed, so the database catches up by itself once space is back.
+The feed never waits for its writes. If the store refuses one (disk full), the first tick after
+the store has taken a write again saves what may have been lost: every market's state and every
+candle closed since the last tick whose write committed, so the database catches up by itself
+once space is back. Until then each tick's write serves as a probe.
 """
 
 from __future__ import annotations
@@ -168,14 +169,20 @@ class PriceFeed:
             await trio.sleep_until(next_at)
             frame = self.tick(self.clock.at(next_at), interval)
             self.publish(frame)
-            if self._chain.broken is not None:
+            if self._chain.broken is not None and not self.store.refusing:
+                # The store takes writes again: save what the refused ones may have held.
                 self._chain = self._chain.successor()
                 self._pending[:0] = self._unsaved(self._saved_at)
             if self._pending:
                 statements, self._pending = self._pending, []
-                at = self.ticked_at
+                if self._chain.broken is None:
+                    saved = partial(self._saved, self.ticked_at)
+                    write = Write(statements, on_commit=saved, chain=self._chain)
+                else:
+                    # Still refusing: this tick's write is only a probe (the catch-up after it
+                    # saves its candles again), so that the big catch-up is built only once.
+                    write = Write(statements)
                 # Nobody waits for this answer: the feed goes on ticking while it commits.
-                write = Write(statements, on_commit=partial(self._saved, at), chain=self._chain)
                 await self.store.submit(write, Reply())
 
     def _saved(self, at: float) -> None:
@@ -188,11 +195,9 @@ class PriceFeed:
         ]
         for asset_id, market in self.markets.items():
             for series in market.series.values():
-                width = series.width
                 statements.extend(
-                    (_SAVE_CANDLE, (asset_id, width, *row))
-                    for row in series.rows()
-                    if row[0] + width > since
+                    (_SAVE_CANDLE, (asset_id, series.width, *candle))
+                    for candle in series.since(since - series.width)
                 )
         return statements
 

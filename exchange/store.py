@@ -169,6 +169,11 @@ class Store:
         self._failed_at = float("-inf")
         self._last_failed = False
 
+    @property
+    def refusing(self) -> bool:
+        """True while the latest commit failed."""
+        return self._last_failed
+
     def unavailable(self) -> StorageUnavailable | None:
         """The latest failure while storage counts as failing, else None.
 
