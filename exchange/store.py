@@ -168,6 +168,7 @@ class Store:
         self._failure: StorageUnavailable | None = None
         self._failed_at = float("-inf")
         self._last_failed = False
+        self._outage = False
 
     @property
     def refusing(self) -> bool:
@@ -348,17 +349,20 @@ class Store:
             reply.fail(_again(failure))
 
     def _failed(self, failure: StorageUnavailable) -> None:
-        if not self._last_failed:
+        # One line per outage, however many commits fail (or fit in between) during it.
+        if not self._outage:
             log.warning("storage unavailable: %s", failure.message)
+            self._outage = True
         self.stats.failed_commits += 1
         self._failure = failure
         self._failed_at = trio.current_time()
         self._last_failed = True
 
     def _succeeded(self) -> None:
-        if self._last_failed:
-            log.warning("storage available again")
         self._last_failed = False
+        if self._outage and trio.current_time() - self._failed_at >= FAILING_HOLD:
+            log.warning("storage available again")
+            self._outage = False
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, write: Write) -> DomainError | None:

@@ -178,7 +178,10 @@ async def test_a_lock_held_by_another_process_refuses_writes_and_then_lets_them_
 
 
 async def test_a_restart_on_a_full_disk_serves_reads_refuses_writes_and_catches_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
     one = small_catalogue(tmp_path, "BTC")
     async with open_exchange(engine_settings(tmp_path, catalogue=one)) as running:
@@ -224,6 +227,13 @@ async def test_a_restart_on_a_full_disk_serves_reads_refuses_writes_and_catches_
         entry = await running.deposit("alice", 1)
         assert entry.balance_after == 100 * DOLLAR + committed + 1
         assert running.verify() == []
+        await trio.sleep(FAILING_HOLD + settings.tick_interval)
+    # Many refused commits, some fitting ones in between: one line when it starts, one at the end.
+    lines = [r.getMessage() for r in caplog.records if r.name == "exchange.store"]
+    assert [line.split(":")[0] for line in lines] == [
+        "storage unavailable",
+        "storage available again",
+    ]
 
 
 async def test_http_a_full_disk_answers_503_keeps_reads_and_recovers_by_itself(
