@@ -6,10 +6,13 @@ not grow by a page), and space comes back by raising it again.
 
 from __future__ import annotations
 
+import resource
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trio
 
@@ -19,7 +22,8 @@ from exchange.errors import StorageUnavailable
 from exchange.money import QTY_SCALE
 from exchange.orders import OrderRequest
 from exchange.store import FAILING_HOLD, Store
-from tests.conftest import engine_settings, signed_up
+from tests.conftest import PASSWORD, engine_settings, signed_up, user_body
+from tests.live import command, open_server, server_env
 from tests.trading_helpers import (
     DEPOSIT,
     DOLLAR,
@@ -273,3 +277,45 @@ async def test_http_a_full_disk_answers_503_keeps_reads_and_recovers_by_itself(
         assert health.status_code == 200
         assert (await health.get_json())["checks"]["storage"] == "ok"
         assert running.verify() == []
+
+
+async def test_live_a_server_whose_files_cannot_grow_answers_503_and_lives_on(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "exchange.db"
+    async with open_server(db) as server, httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.post("/api/v1/auth/register", json=user_body("alice_01"))
+        assert response.status_code == 201
+        response = await http.post(
+            "/api/v1/auth/login", json={"username": "alice_01", "password": PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        response = await http.post(DEPOSIT, json={"amount": "10.00"}, headers=headers)
+        assert response.status_code == 201
+        # A real write error, not a simulation: the server's files may not grow at all (the
+        # kernel answers EFBIG, SQLite SQLITE_IOERR_WRITE), as on a disk without a free block.
+        pid = server.process.pid
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+        response = await http.post(DEPOSIT, json={"amount": "5.00"}, headers=headers)
+        assert response.status_code == 503
+        assert response.json()["code"] == "storage_unavailable"
+        assert response.headers["Retry-After"] == "5"
+        balance = await http.get("/api/v1/balance", headers=headers)
+        assert balance.json()["current_balance"] == "10.00"
+        health = await http.get("/health")
+        assert health.status_code == 503
+        assert health.json()["checks"]["storage"] == "failing"
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+        response = await http.post(DEPOSIT, json={"amount": "5.00"}, headers=headers)
+        assert response.status_code == 201
+        balance = await http.get("/api/v1/balance", headers=headers)
+        assert balance.json()["current_balance"] == "15.00"
+        assert server.process.returncode is None
+    done = await trio.run_process(
+        command("verify", "--db", str(db)),
+        capture_stdout=True,
+        stderr=subprocess.STDOUT,
+        check=False,
+        env=server_env(),
+    )
+    assert done.returncode == 0, done.stdout.decode()
