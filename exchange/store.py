@@ -296,7 +296,6 @@ class Store:
                     chain = write.chain
                     if chain is not None and chain.broken is not None:
                         outcomes.append(_again(chain.broken))
-                        self.stats.refused_writes += 1
                         continue
                     if write.conflicts is None:
                         for sql, params in write.statements:
@@ -334,6 +333,8 @@ class Store:
                     write.on_commit()
                 reply.set(write.result)
             else:
+                if isinstance(outcome, StorageUnavailable):
+                    stats.refused_writes += 1
                 reply.fail(outcome)
 
     def _refuse(self, batch: list[Envelope[Write]], failure: StorageUnavailable) -> None:
