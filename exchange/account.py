@@ -242,7 +242,10 @@ async def _handle(
         return state
     change.finish()
     if not change.entries and not change.orders and not change.events:
-        reply.set(result)
+        # Nothing to write (a retried order, an order event for a closed order), but the answer
+        # may rest on writes still in flight (the retried order's own): it goes behind them, so
+        # it is never a 2xx for something that is then refused.
+        await ctx.store.submit(Write((), result, chain=state.chain), reply)
         return state
     for order in change.orders.values():
         if order.is_open:

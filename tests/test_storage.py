@@ -139,11 +139,13 @@ async def test_refused_orders_leave_the_book_and_the_reservations_as_on_disk(
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(attempt, "cancel", running.cancel_order("alice", resting.order_id))
+            # The second is a retry of the first (same client order id) while it is in flight.
+            nursery.start_soon(attempt, "place", running.place_order("alice", retried))
             nursery.start_soon(attempt, "place", running.place_order("alice", retried))
             for _ in range(PIPELINE):
                 nursery.start_soon(attempt, "deposit", running.deposit("alice", 1))
         assert sorted(set(refused)) == ["cancel", "deposit", "place"]
-        assert len(refused) == PIPELINE + 2
+        assert len(refused) == PIPELINE + 3
         # Without another command, the actor has put the book back as it is on disk: the
         # cancelled order is armed again, the new one is not.
         await settle()
