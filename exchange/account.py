@@ -4,10 +4,16 @@ Domain logic is synchronous and pure (``exchange.cash``, ``exchange.trading``): 
 command against the state, then applies its moves through a ``Change``. The actor hands the
 change's SQL and the caller's reply to the store, which answers after the commit (and then
 publishes the account's events); meanwhile the actor takes its next command.
+
+If the store could not commit one of those writes, the state in memory is ahead of the disk:
+the store refuses that write and every later one of the actor's ``Chain``, and before its next
+command (read or write) the actor reloads the account from the database and brings the trigger
+index back in line with the orders that are really open.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,11 +25,11 @@ from exchange.actor import Envelope, Reply
 from exchange.cash import Limits
 from exchange.change import Change, Event
 from exchange.clock import Clock
-from exchange.errors import Conflict, DomainError, NotFound, NotPending
+from exchange.errors import Conflict, DomainError, NotFound, NotPending, StorageUnavailable
 from exchange.orders import Order, OrderRequest
 from exchange.redpocket import RedPockets
-from exchange.state import AccountState, Balance, Holding, load_orders
-from exchange.store import Store, Write
+from exchange.state import AccountState, Balance, Holding, load_account, load_orders
+from exchange.store import Store, Write, storage_fault
 from exchange.trading import Quote, Rules
 
 
@@ -67,6 +73,10 @@ class ClaimRedPocket(msgspec.Struct, frozen=True):
     phrase: str
 
 
+class Settle(msgspec.Struct, frozen=True):
+    """Nothing to do but reload: the store refused a write of this actor (its state is ahead)."""
+
+
 class OrderEvent(msgspec.Struct, frozen=True):
     """A tick fired a resting order: ``kind`` is fill, trigger or expire."""
 
@@ -85,6 +95,7 @@ Command = (
     | CancelOrder
     | OrderEvent
     | ClaimRedPocket
+    | Settle
 )
 
 
@@ -199,32 +210,45 @@ async def serve_account(
                 inbox.close()
                 return
             continue
-        await _handle(state, command, reply, ctx)
+        state = await _handle(state, command, reply, ctx)
         # Take whatever else is queued without yielding, so its writes share one commit.
         while True:
             try:
                 command, reply = inbox.receive_nowait()
             except trio.WouldBlock:
                 break
-            await _handle(state, command, reply, ctx)
+            state = await _handle(state, command, reply, ctx)
 
 
 async def _handle(
     state: AccountState, command: Command, reply: Reply[object], ctx: AccountContext
-) -> None:
+) -> AccountState:
+    """Answer one command; returns the state to go on with (reloaded after a refused write)."""
+    if state.chain.broken is not None:
+        try:
+            state = reload(state, ctx)
+        except StorageUnavailable as failure:
+            reply.fail(failure)
+            return state
     if isinstance(command, GetBalance | GetHoldings):
         reply.set(_read(state, command))
-        return
+        return state
+    if isinstance(command, Settle):
+        reply.set(None)
+        return state
     change = Change(state, ctx.clock.now_ms())
     try:
         result = decide(change, command, ctx)
     except DomainError as rejection:
         reply.fail(rejection)
-        return
+        return state
     change.finish()
     if not change.entries and not change.orders and not change.events:
-        reply.set(result)
-        return
+        # Nothing to write (a retried order, an order event for a closed order), but the answer
+        # may rest on writes still in flight (the retried order's own): it goes behind them, so
+        # it is never a 2xx for something that is then refused.
+        await ctx.store.submit(Write((), result, chain=state.chain), reply)
+        return state
     for order in change.orders.values():
         if order.is_open:
             ctx.arm(order)
@@ -232,7 +256,35 @@ async def _handle(
             ctx.disarm(order.order_id)
     events = change.events
     on_commit = (lambda: ctx.publish(events)) if events else None
-    await ctx.store.submit(Write(change.statements(), result, on_commit=on_commit), reply)
+    write = Write(change.statements(), result, on_commit=on_commit, chain=state.chain)
+    await ctx.store.submit(write, reply)
+    return state
+
+
+def reload(state: AccountState, ctx: AccountContext) -> AccountState:
+    """The account as the database holds it, once the store refused a write of ``state``.
+
+    Every write of the broken chain is refused, so what is on disk is final for those; the
+    trigger index follows the orders that are open there. An order whose state did not change
+    keeps its place (and its time priority) in the index. ``StorageUnavailable`` if the
+    database cannot even be read: the old state is kept (still broken) and tried again.
+    """
+    try:
+        fresh = load_account(ctx.store, state.username, ctx.clock.now_ms())
+    except sqlite3.Error as exc:
+        failure = storage_fault(exc)
+        if failure is None:
+            raise
+        raise failure from exc
+    assert fresh is not None, "accounts are never deleted"
+    fresh.chain = state.chain.successor()
+    for order_id in state.open_orders:
+        if order_id not in fresh.open_orders:
+            ctx.disarm(order_id)
+    for order_id, order in fresh.open_orders.items():
+        if state.open_orders.get(order_id) != order:
+            ctx.arm(order)
+    return fresh
 
 
 def unknown_order(order_id: str) -> NotFound:

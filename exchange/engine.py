@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import msgspec
@@ -20,6 +20,7 @@ from exchange.account import (
     OrderEvent,
     PlaceOrder,
     Portfolio,
+    Settle,
     Withdraw,
     serve_account,
 )
@@ -28,7 +29,7 @@ from exchange.audit import AuditEntry, audit_write, read_audit
 from exchange.cash import Limits
 from exchange.catalogue import load_catalogue
 from exchange.clock import SECONDS_PER_DAY, Clock
-from exchange.errors import NotFound, Rejected, UnknownUser
+from exchange.errors import NotFound, Overloaded, Rejected, UnknownUser
 from exchange.events import AccountEvents
 from exchange.ledger import find_mismatches, list_asset_entries, list_entries
 from exchange.market import Market
@@ -46,7 +47,7 @@ from exchange.state import (
     load_orders,
     order_from_row,
 )
-from exchange.store import Store, Write
+from exchange.store import Chain, Store, Write
 from exchange.trading import Quote, Rules
 from exchange.triggers import Fired, Triggers
 from exchange.users import (
@@ -180,6 +181,7 @@ class Exchange:
         if state is None:
             raise UnknownUser(f"User '{username}' not found")
         mailbox, inbox = open_mailbox(f"account {username}", self.settings.account_inbox_size)
+        state.chain = Chain(lambda: _nudge(mailbox))
         self._accounts[username] = mailbox
         self._nursery.start_soon(serve_account, state, inbox, self._context)
         return mailbox
@@ -355,6 +357,13 @@ class Exchange:
     def verify(self) -> list[str]:
         """Every account whose balance disagrees with its ledger."""
         return find_mismatches(self.store.conn)
+
+
+def _nudge(mailbox: Mailbox[Command]) -> None:
+    """Wake an account actor whose write was refused, so that it reloads before anything else."""
+    # A full inbox has commands queued already: the actor reloads before the first of them.
+    with suppress(Overloaded):
+        mailbox.post_nowait(Settle(), Reply())
 
 
 @asynccontextmanager

@@ -2,6 +2,8 @@
 
     DomainError               (code, status)
     ├── Overloaded            a mailbox is full: try again later (503)
+    ├── StorageUnavailable    the database refused a commit (disk full, I/O error, locked):
+    │                         nothing of the write was kept; try again later (503)
     ├── NotFound              (404)
     │   └── UnknownUser
     ├── Conflict              (409)
@@ -25,6 +27,8 @@ class DomainError(Exception):
 
     code = "rejected"
     status = 422
+    # Seconds a caller should wait before trying again (``Retry-After``), when it may.
+    retry_after: float | None = None
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
@@ -38,6 +42,15 @@ class Overloaded(DomainError):
 
     code = "overloaded"
     status = 503
+    retry_after = 1.0
+
+
+class StorageUnavailable(DomainError):
+    """The database could not commit a write; nothing of it was kept, retrying may succeed."""
+
+    code = "storage_unavailable"
+    status = 503
+    retry_after = 5.0
 
 
 class NotFound(DomainError):

@@ -6,6 +6,11 @@ subscribers, and offers the frame to every subscriber without waiting: a subscri
 bounded buffer is full is dropped and told why. Closed candles and the markets' state are
 persisted through the store; at first start 30 days of history are synthesized from the same
 seeded models.
+
+The feed never waits for its writes. If the store refuses one (disk full), the first tick after
+the store has taken a write again saves what may have been lost: every market's state and every
+candle closed since the last tick whose write committed, so the database catches up by itself
+once space is back. Until then each tick's write serves as a probe.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import trio
@@ -20,11 +26,12 @@ import trio
 from exchange.actor import Reply
 from exchange.catalogue import Asset
 from exchange.clock import Clock
+from exchange.errors import StorageUnavailable
 from exchange.fanout import SHUTTING_DOWN, Fanout, Subscription
 from exchange.market import CAPACITY, DAY, Market, SavedMarket
 from exchange.pricemodel import Regime, stream
 from exchange.series import INTERVALS
-from exchange.store import Statement, Store, Write
+from exchange.store import Chain, Statement, Store, Write
 
 ALL_WIDTHS = tuple(INTERVALS)
 
@@ -90,6 +97,9 @@ class PriceFeed:
         self._fanout: Fanout[Frame] = Fanout()
         self._tick_listeners: list[Callable[[Frame], None]] = []
         self._pending: list[Statement] = []
+        self._chain = Chain()
+        # Every candle closed by this exchange time is on disk (as far as the feed knows).
+        self._saved_at = float("-inf")
         self._pruned_hour = -1
         self._ranking: Ranking | None = None
         self.stats_ticks = 0
@@ -121,6 +131,8 @@ class PriceFeed:
             self._synthesize(fresh, self.clock.now())
         self.ticked_at = self.clock.now()
         self._ranking = None
+        if self._chain.broken is None:
+            self._saved_at = self.ticked_at
 
     def _load_candles(self) -> None:
         for market in self.markets.values():
@@ -140,16 +152,20 @@ class PriceFeed:
             market.rng = stream(self.settings.seed, f"{market.asset.asset_id}:history")
             market.synthesize(now - days * DAY, now)
             market.rng = live_rng
-        self.store.bulk_now(
-            _SAVE_CANDLE,
-            [
-                (m.asset.asset_id, m.series[name].width, *row)
-                for m in markets
-                for name in ALL_WIDTHS
-                for row in m.series[name].rows()
-            ],
-        )
-        self.store.bulk_now(_SAVE_MARKET, [_row(m.saved()) for m in markets])
+        try:
+            self.store.bulk_now(
+                _SAVE_CANDLE,
+                [
+                    (m.asset.asset_id, m.series[name].width, *row)
+                    for m in markets
+                    for name in ALL_WIDTHS
+                    for row in m.series[name].rows()
+                ],
+            )
+            self.store.bulk_now(_SAVE_MARKET, [_row(m.saved()) for m in markets])
+        except StorageUnavailable as failure:
+            # Start anyway (reads work on a full disk); the first tick saves it all again.
+            self._chain.broken = failure
 
     # Running
 
@@ -164,10 +180,37 @@ class PriceFeed:
             await trio.sleep_until(next_at)
             frame = self.tick(self.clock.at(next_at), interval)
             self.publish(frame)
+            if self._chain.broken is not None and not self.store.refusing:
+                # The store takes writes again: save what the refused ones may have held.
+                self._chain = self._chain.successor()
+                self._pending[:0] = self._unsaved(self._saved_at)
             if self._pending:
                 statements, self._pending = self._pending, []
+                if self._chain.broken is None:
+                    saved = partial(self._saved, self.ticked_at)
+                    write = Write(statements, on_commit=saved, chain=self._chain)
+                else:
+                    # Still refusing: this tick's write is only a probe (the catch-up after it
+                    # saves its candles again), so that the big catch-up is built only once.
+                    write = Write(statements)
                 # Nobody waits for this answer: the feed goes on ticking while it commits.
-                await self.store.submit(Write(statements), Reply())
+                await self.store.submit(write, Reply())
+
+    def _saved(self, at: float) -> None:
+        self._saved_at = max(self._saved_at, at)
+
+    def _unsaved(self, since: float) -> list[Statement]:
+        """What a refused write may have held: every market's state, candles closed since."""
+        statements: list[Statement] = [
+            (_SAVE_MARKET, _row(market.saved())) for market in self.markets.values()
+        ]
+        for asset_id, market in self.markets.items():
+            for series in market.series.values():
+                statements.extend(
+                    (_SAVE_CANDLE, (asset_id, series.width, *candle))
+                    for candle in series.since(since - series.width)
+                )
+        return statements
 
     def tick(self, at: float, dt: float) -> Frame:
         """Step every market by ``dt`` seconds to time ``at`` and return the frame."""

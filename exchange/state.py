@@ -8,7 +8,7 @@ import msgspec
 
 from exchange.clock import day_of_ms
 from exchange.orders import Order
-from exchange.store import Store
+from exchange.store import Chain, Store
 
 DEPOSIT_TYPES = ("deposit", "red_pocket")
 WITHDRAW_TYPES = ("withdraw",)
@@ -91,6 +91,8 @@ class AccountState:
     open_orders: dict[str, Order] = field(default_factory=dict)
     # Orders placed with a client order id, by that id (filled lazily from the database).
     client_orders: dict[str, Order] = field(default_factory=dict)
+    # The writes this state's changes were handed to the store on; broken when one failed.
+    chain: Chain = field(default_factory=Chain)
 
     @property
     def available(self) -> int:

@@ -4,23 +4,82 @@ sqlite3 runs inline on the Trio thread (a commit costs microseconds; a worker th
 break virtual time). The store drains its mailbox, applies every pending write inside one
 transaction (each in its own savepoint, so one write's constraint violation rejects only that
 write), commits, and only then answers every waiter.
+
+When the database refuses a commit for a reason outside the program (disk full, an I/O error, a
+lock held by another process, a read-only file) the whole batch is rolled back and every waiter
+is answered ``StorageUnavailable``; the store goes on with the next batch, so writes succeed
+again by themselves once the cause is gone. Writes of one ``Chain`` after a failed one are
+refused without being applied: they were decided on a state that never reached the disk.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
 import trio
 
 from exchange.actor import Envelope, Mailbox, Reply, open_mailbox
 from exchange.buckets import Buckets
-from exchange.errors import DomainError, Overloaded
+from exchange.errors import DomainError, Overloaded, StorageUnavailable
 from exchange.schema import migrate
 
 Statement = tuple[str, Sequence[Any]]
+
+log = logging.getLogger("exchange.store")
+
+# SQLite primary result codes that say the storage, not the program, refused a write. Anything
+# else (a constraint nobody expected, a malformed statement, a corrupt file) is a bug or damage
+# and still stops the process rather than writing on.
+_STORAGE_FAULTS = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_IOERR: "a disk I/O error",
+    sqlite3.SQLITE_BUSY: "the database is locked by another process",
+    sqlite3.SQLITE_LOCKED: "the database is locked",
+    sqlite3.SQLITE_READONLY: "the database is read-only",
+    sqlite3.SQLITE_CANTOPEN: "a database file cannot be opened",
+    sqlite3.SQLITE_NOMEM: "the database is out of memory",
+}
+# How long /health keeps reporting storage as failing after a failed commit, in seconds: a
+# single successful write (the price feed's, say) does not prove that the next one will fit.
+FAILING_HOLD = StorageUnavailable.retry_after or 5.0
+# An outside writer holding the lock makes writes fail fast instead of freezing the Trio thread
+# for sqlite3's default 5 s.
+BUSY_TIMEOUT = 0.1
+
+
+def storage_fault(exc: sqlite3.Error) -> StorageUnavailable | None:
+    """The rejection for an error of the storage (retrying may succeed), or None for a bug."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(code, int):
+        return None
+    cause = _STORAGE_FAULTS.get(code & 0xFF)
+    if cause is None:
+        return None
+    return StorageUnavailable(f"Storage is unavailable ({cause}); nothing was changed, retry later")
+
+
+class Chain:
+    """Writes of one actor in order, each decided on the state the ones before it left.
+
+    Once a write of the chain fails, ``broken`` holds the failure, ``on_break`` is called (to
+    wake the owner) and the store refuses every later write of the chain without applying it.
+    The owner starts a new chain after it has reloaded its state from the database.
+    """
+
+    __slots__ = ("broken", "on_break")
+
+    def __init__(self, on_break: Callable[[], None] | None = None) -> None:
+        self.broken: StorageUnavailable | None = None
+        self.on_break = on_break
+
+    def successor(self) -> Chain:
+        """A new, unbroken chain that wakes the same owner."""
+        return Chain(self.on_break)
 
 
 class Write:
@@ -28,14 +87,15 @@ class Write:
 
     ``conflicts`` maps a fragment of a constraint-violation message (for example
     ``"users.email"``) to the rejection that answers it instead of a crash. ``on_commit`` runs
-    (synchronously, before the reply) once the write is durable.
+    (synchronously, before the reply) once the write is durable. ``chain`` ties the write to
+    the ones its owner made before it (see ``Chain``).
 
     The statements of writes without ``conflicts`` are grouped by SQL text across a batch and
     run with ``executemany`` (in order within each text), so such statements must not depend
     on the order of statements with a different text: they insert rows or set absolute values.
     """
 
-    __slots__ = ("conflicts", "on_commit", "result", "statements")
+    __slots__ = ("chain", "conflicts", "on_commit", "result", "statements")
 
     def __init__(
         self,
@@ -43,29 +103,35 @@ class Write:
         result: object = None,
         conflicts: Mapping[str, Callable[[], DomainError]] | None = None,
         on_commit: Callable[[], None] | None = None,
+        chain: Chain | None = None,
     ) -> None:
         self.statements = statements
         self.result = result
         self.conflicts = conflicts
         self.on_commit = on_commit
+        self.chain = chain
 
 
 class StoreStats:
-    """Counters for metrics and tests: commits, writes, batch sizes and commit latency."""
+    """Counters for metrics and tests: commits, writes, batch sizes, latency and failures."""
 
     __slots__ = (
         "batches",
         "commit_seconds",
         "commits",
+        "failed_commits",
         "last_batch",
         "latency",
         "max_batch",
+        "refused_writes",
         "writes",
     )
 
     def __init__(self) -> None:
         self.commits = 0
         self.writes = 0
+        self.failed_commits = 0
+        self.refused_writes = 0
         self.max_batch = 0
         self.last_batch = 0
         self.commit_seconds = 0.0
@@ -75,7 +141,9 @@ class StoreStats:
 
 def connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
     """Open a database with the exchange's settings and bring its schema up to date."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+    )
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {'FULL' if synchronous.upper() == 'FULL' else 'NORMAL'}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -97,6 +165,25 @@ class Store:
         self._batch_max = batch_max
         self.mailbox: Mailbox[Write]
         self.mailbox, self._inbox = open_mailbox("store", inbox_size)
+        self._failure: StorageUnavailable | None = None
+        self._failed_at = float("-inf")
+        self._last_failed = False
+        self._outage = False
+
+    @property
+    def refusing(self) -> bool:
+        """True while the latest commit failed."""
+        return self._last_failed
+
+    def unavailable(self) -> StorageUnavailable | None:
+        """The latest failure while storage counts as failing, else None.
+
+        Failing means: the latest commit failed, or one failed less than ``FAILING_HOLD``
+        seconds ago.
+        """
+        if self._last_failed or trio.current_time() - self._failed_at < FAILING_HOLD:
+            return self._failure
+        return None
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a query inline. Safe: no transaction is ever open across a checkpoint."""
@@ -140,13 +227,23 @@ class Store:
         Safe at any time on the Trio thread: batches never hold a transaction across a
         checkpoint, so this cannot interleave with one.
         """
-        self.conn.execute("BEGIN IMMEDIATE")
+        conn = self.conn
         try:
-            self.conn.executemany(sql, rows)
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(sql, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            failure = storage_fault(exc)
+            if failure is None or conn.in_transaction:
+                raise
+            self._failed(failure)
+            raise failure from exc
+        self._succeeded()
 
     async def write(self, write: Write) -> Any:
         """Apply a write and wait for its commit; ``Overloaded`` if the store is backed up."""
@@ -164,9 +261,11 @@ class Store:
             await self.mailbox.post(write, reply)
 
     async def barrier(self) -> None:
-        """Wait until every write queued before this call is committed."""
+        """Wait until every write queued before this call is committed or refused."""
         await self.submit(Write(()), reply := Reply[None]())
-        await reply.wait()
+        # Refused writes before it are settled all the same: nothing of them will change.
+        with suppress(StorageUnavailable):
+            await reply.wait()
 
     async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Commit batches until cancelled; the connection closes on the way out."""
@@ -189,23 +288,36 @@ class Store:
         started = time.perf_counter()
         conn = self.conn
         outcomes: list[DomainError | None] = []
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            grouped: dict[str, list[Sequence[Any]]] = {}
-            for write, _ in batch:
-                if write.conflicts is None:
-                    for sql, params in write.statements:
-                        grouped.setdefault(sql, []).append(params)
-                    outcomes.append(None)
-                    continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                grouped: dict[str, list[Sequence[Any]]] = {}
+                for write, _ in batch:
+                    chain = write.chain
+                    if chain is not None and chain.broken is not None:
+                        outcomes.append(_again(chain.broken))
+                        continue
+                    if write.conflicts is None:
+                        for sql, params in write.statements:
+                            grouped.setdefault(sql, []).append(params)
+                        outcomes.append(None)
+                        continue
+                    _flush(conn, grouped)
+                    outcomes.append(self._apply(conn, write))
                 _flush(conn, grouped)
-                outcomes.append(self._apply(conn, write))
-            _flush(conn, grouped)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            failure = storage_fault(exc)
+            # A transaction still open after its rollback is a state nobody can vouch for.
+            if failure is None or conn.in_transaction:
+                raise
+            self._refuse(batch, failure)
+            return
+        self._succeeded()
         stats = self.stats
         stats.commits += 1
         stats.writes += len(batch)
@@ -221,7 +333,37 @@ class Store:
                     write.on_commit()
                 reply.set(write.result)
             else:
+                if isinstance(outcome, StorageUnavailable):
+                    stats.refused_writes += 1
                 reply.fail(outcome)
+
+    def _refuse(self, batch: list[Envelope[Write]], failure: StorageUnavailable) -> None:
+        """Answer every waiter of a rolled-back batch, and break the chains it carried."""
+        self._failed(failure)
+        self.stats.refused_writes += len(batch)
+        for write, reply in batch:
+            chain = write.chain
+            if chain is not None and chain.broken is None:
+                chain.broken = failure
+                if chain.on_break is not None:
+                    chain.on_break()
+            reply.fail(_again(failure))
+
+    def _failed(self, failure: StorageUnavailable) -> None:
+        # One line per outage, however many commits fail (or fit in between) during it.
+        if not self._outage:
+            log.warning("storage unavailable: %s", failure.message)
+            self._outage = True
+        self.stats.failed_commits += 1
+        self._failure = failure
+        self._failed_at = trio.current_time()
+        self._last_failed = True
+
+    def _succeeded(self) -> None:
+        self._last_failed = False
+        if self._outage and trio.current_time() - self._failed_at >= FAILING_HOLD:
+            log.warning("storage available again")
+            self._outage = False
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, write: Write) -> DomainError | None:
@@ -239,6 +381,11 @@ class Store:
             raise
         conn.execute("RELEASE w")
         return None
+
+
+def _again(failure: StorageUnavailable) -> StorageUnavailable:
+    """A fresh exception per waiter: one raised in many tasks would share its traceback."""
+    return StorageUnavailable(failure.message)
 
 
 def _flush(conn: sqlite3.Connection, grouped: dict[str, list[Sequence[Any]]]) -> None:

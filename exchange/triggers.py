@@ -86,6 +86,9 @@ class Triggers:
     def __len__(self) -> int:
         return len(self._placed)
 
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._placed
+
     def arm(self, order: Order) -> None:
         """Index an open order (again, if it was already: its level or book may have changed)."""
         self.disarm(order.order_id)

@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from exchange.engine import Exchange
-from exchange.errors import Conflict
+from exchange.errors import Conflict, StorageUnavailable
 from exchange.passwords import hash_password
 from exchange.users import NewUser
 from web.auth import ADMIN, AUTH_ATTRIBUTE, authenticated, current_claims
@@ -54,4 +54,8 @@ async def bootstrap_admin(exchange: Exchange, settings: WebSettings) -> None:
         await exchange.register(admin)
     except Conflict:
         return  # created meanwhile: the bootstrap is idempotent
+    except StorageUnavailable as failure:
+        # Serve reads on a full disk rather than refuse to start; the next start creates it.
+        log.error("admin user %s not created: %s", username, failure.message)
+        return
     log.info("created admin user %s", username)

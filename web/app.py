@@ -11,9 +11,9 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from exchange.engine import Exchange
-from exchange.errors import DomainError, Overloaded
+from exchange.errors import DomainError
 from web.admin import bootstrap_admin
-from web.errors import ApiError, error_response
+from web.errors import ApiError, error_response, retry_later
 from web.gateway import Gateway
 from web.openapi import WireOpenAPIProvider
 from web.routes import (
@@ -34,7 +34,6 @@ from web.state import AppState
 
 log = logging.getLogger("web")
 
-RETRY_AFTER_SECONDS = "1"
 HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
@@ -110,8 +109,10 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
 
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> Any:
-        headers = {"Retry-After": RETRY_AFTER_SECONDS} if isinstance(error, Overloaded) else None
-        return error_response(error.status, error.code, error.message, headers)
+        if error.retry_after is not None:
+            refusal = retry_later(error.status, error.code, error.message, error.retry_after)
+            return error_response(refusal.status, refusal.code, refusal.detail, refusal.headers)
+        return error_response(error.status, error.code, error.message)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Any:

@@ -125,6 +125,16 @@ class EngineCollector(Collector):
             "exchange_store_batch_size", "Writes per store commit.", store.stats.batches
         )
         yield CounterMetricFamily(
+            "exchange_store_failed_commits",
+            "Commits the database refused (disk full, I/O error, locked).",
+            value=store.stats.failed_commits,
+        )
+        yield CounterMetricFamily(
+            "exchange_store_refused_writes",
+            "Writes answered storage_unavailable.",
+            value=store.stats.refused_writes,
+        )
+        yield CounterMetricFamily(
             "exchange_price_ticks", "Price ticks since start.", value=feed.stats_ticks
         )
         clients = GaugeMetricFamily(

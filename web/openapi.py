@@ -46,7 +46,7 @@ STANDARD_CODES: dict[int, tuple[str, ...]] = {
     415: ("unsupported_media_type",),
     422: ("validation_error",),
     429: ("rate_limited",),
-    503: ("overloaded",),
+    503: ("overloaded", "storage_unavailable"),
     504: ("timeout",),
 }
 STATUS_TEXT = {

@@ -25,16 +25,25 @@ _DOCS_PAGE = (Path(__file__).parent.parent / "static" / "docs.html").read_bytes(
 @document_response(HealthResponse)
 @document_response(HealthResponse, 503)
 async def health() -> Response:
-    """Liveness, with the store's queue depth and the number of live account actors."""
+    """Liveness: reads (``database``) and commits (``storage``) work; queue depth and actors.
+
+    ``storage`` is failing while commits fail (disk full, I/O error, locked) and for a few
+    seconds after the last failure; reads and the rest of the exchange keep serving meanwhile.
+    """
     exchange = app_state().exchange
     store = exchange.store
+    failure = store.unavailable()
     checks: dict[str, str | int] = {
         "database": "ok" if store.read_one("SELECT 1") == (1,) else "failing",
+        "storage": "ok" if failure is None else "failing",
         "store_queue": store.mailbox.depth(),
         "store_commits": store.stats.commits,
+        "store_failed_commits": store.stats.failed_commits,
         "accounts_alive": exchange.accounts_alive(),
     }
-    healthy = checks["database"] == "ok"
+    if failure is not None:
+        checks["storage_error"] = failure.message
+    healthy = checks["database"] == "ok" and failure is None
     body = HealthResponse("healthy" if healthy else "unhealthy", "exchange", VERSION, checks)
     return json_response(body, 200 if healthy else 503)
 
