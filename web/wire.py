@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from typing import Annotated
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from exchange.money import MAX_NUMBER_LENGTH, NUMBER
 from exchange.orders import OrderView
+
+_DECIMAL_FORMS: list[dict[str, object]] = [
+    {"type": "number"},
+    {"type": "string", "pattern": f"^{NUMBER.pattern}$", "maxLength": MAX_NUMBER_LENGTH},
+]
+_DECIMAL_DESCRIPTION = 'A decimal as a JSON number or a numeric string: 1500.50 or "1500.50"'
+
+# Money fields are kept as their exact JSON text, so exchange.money parses them (msgspec's own
+# Decimal parsing takes spaces, underscores and digits of any script). msgspec takes no Raw in a
+# union: an optional one is UNSET when left out, or the text null.
+DecimalText = Annotated[
+    msgspec.Raw,
+    msgspec.Meta(description=_DECIMAL_DESCRIPTION, extra_json_schema={"anyOf": _DECIMAL_FORMS}),
+]
+NullableDecimalText = Annotated[
+    msgspec.Raw,
+    msgspec.Meta(
+        description=_DECIMAL_DESCRIPTION,
+        extra_json_schema={"anyOf": [*_DECIMAL_FORMS, {"type": "null"}]},
+    ),
+]
 
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -48,7 +70,7 @@ class LogoutRequest(msgspec.Struct):
 class AmountRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /balance/deposit and /balance/withdraw: a number or numeric string."""
 
-    amount: Decimal
+    amount: DecimalText
 
 
 class MessageResponse(msgspec.Struct):
@@ -224,9 +246,9 @@ class OrderRequestBody(msgspec.Struct, forbid_unknown_fields=True):
 
     order_type: str
     asset_id: str
-    quantity: Decimal
-    price: Decimal | None = None
-    stop_price: Decimal | None = None
+    quantity: DecimalText
+    price: NullableDecimalText | UnsetType = UNSET
+    stop_price: NullableDecimalText | UnsetType = UNSET
     time_in_force: str = "gtc"
     expires_at: str | None = None
     client_order_id: str | None = None

@@ -6,11 +6,11 @@ from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
 from exchange.clock import iso_ms
-from exchange.money import MoneyFormatError, format_usd, parse_usd
+from exchange.money import MoneyFormatError, OutOfRange, format_usd, parse_usd
 from exchange.state import Entry
 from web.auth import authenticated, current_claims
-from web.body import BodyDecoder
-from web.errors import field_error, invalid
+from web.body import BodyDecoder, number_text
+from web.errors import ApiError, field_error, invalid
 from web.query import choice_param, int_param
 from web.reply import json_response
 from web.state import app_state
@@ -37,20 +37,25 @@ TRANSACTION_TYPES = (
 _amount_body = BodyDecoder(AmountRequest)
 
 
+def _amount_error(message: str, kind: str) -> ApiError:
+    return invalid([field_error(["body", "amount"], message, kind)])
+
+
 async def _amount() -> int:
     body = await _amount_body.read()
-    try:
-        cents = parse_usd(body.amount)
-    except MoneyFormatError as exc:
-        raise invalid([field_error(["body", "amount"], str(exc), "decimal_places")]) from None
     limit = app_state().exchange.settings.max_amount
+    too_small = _amount_error("Amount must be greater than 0", "greater_than")
+    too_large = _amount_error(f"Amount must be at most {format_usd(limit)}", "less_than_equal")
+    try:
+        cents = parse_usd(number_text(body.amount))
+    except OutOfRange as exc:
+        raise (too_small if exc.negative else too_large) from None
+    except MoneyFormatError as exc:
+        raise _amount_error(str(exc), exc.kind) from None
     if cents <= 0:
-        raise invalid(
-            [field_error(["body", "amount"], "Amount must be greater than 0", "greater_than")]
-        )
+        raise too_small
     if cents > limit:
-        message = f"Amount must be at most {format_usd(limit)}"
-        raise invalid([field_error(["body", "amount"], message, "less_than_equal")])
+        raise too_large
     return cents
 
 
