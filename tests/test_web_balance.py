@@ -189,7 +189,23 @@ async def test_transactions_are_newest_first_and_paginate(client: Client) -> Non
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=101", "limit=x", "offset=-1", "transaction_type=bogus"]
+    "query",
+    [
+        "limit=0",
+        "limit=101",
+        "limit=x",
+        "offset=-1",
+        "transaction_type=bogus",
+        "limit=%EF%BC%91%EF%BC%90",  # fullwidth 10
+        "limit=%D9%A1%D9%A0",  # Arabic-Indic 10
+        "limit=1_0",
+        "limit=%2010",
+        "limit=10%20",
+        "limit=%2B10",
+        "offset=%C2%B2",
+        "offset=" + "9" * 5000,
+        "offset=9223372036854775808",
+    ],
 )
 async def test_transaction_query_validation(client: Client, query: str) -> None:
     headers = await signed_up(client)
