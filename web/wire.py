@@ -64,7 +64,7 @@ class ProfileUpdateRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LogoutRequest(msgspec.Struct):
-    """Body of POST /auth/logout: any JSON object."""
+    """Body of POST /auth/logout: any JSON object, or none."""
 
 
 class AmountRequest(msgspec.Struct, forbid_unknown_fields=True):
