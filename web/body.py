@@ -87,22 +87,6 @@ def _unsupported() -> ApiError:
     return ApiError(415, "unsupported_media_type", "Request body must be application/json")
 
 
-def absent(raw: msgspec.Raw | msgspec.UnsetType) -> bool:
-    """True for an optional field left out or given as null."""
-    return isinstance(raw, msgspec.UnsetType) or bytes(raw) == b"null"
-
-
-def number_text(raw: msgspec.Raw) -> str | None:
-    """The text of a number field: a JSON string's content, a JSON number's digits, else None."""
-    data = bytes(raw)
-    first = data[:1]
-    if first == b'"':
-        return msgspec.json.decode(data, type=str)
-    if first and first in b"-0123456789":
-        return data.decode()
-    return None
-
-
 def _field_error(message: str) -> dict[str, Any]:
     text, _, path = message.partition(" - at `$")
     loc: list[str | int] = ["body"]
