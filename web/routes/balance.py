@@ -44,18 +44,20 @@ def _amount_error(message: str, kind: str) -> ApiError:
 async def _amount() -> int:
     body = await _amount_body.read()
     limit = app_state().exchange.settings.max_amount
-    too_small = _amount_error("Amount must be greater than 0", "greater_than")
-    too_large = _amount_error(f"Amount must be at most {format_usd(limit)}", "less_than_equal")
+    # Errors are raised as they are made: one kept in a local would form a cycle with its
+    # traceback's frame and leave the whole request's stack to the cyclic collector.
+    cents: int | None = None
     try:
         cents = parse_usd(number_text(body.amount))
     except OutOfRange as exc:
-        raise (too_small if exc.negative else too_large) from None
+        if exc.negative:
+            cents = 0  # reported as below the lower bound
     except MoneyFormatError as exc:
         raise _amount_error(str(exc), exc.kind) from None
-    if cents <= 0:
-        raise too_small
-    if cents > limit:
-        raise too_large
+    if cents is not None and cents <= 0:
+        raise _amount_error("Amount must be greater than 0", "greater_than")
+    if cents is None or cents > limit:
+        raise _amount_error(f"Amount must be at most {format_usd(limit)}", "less_than_equal")
     return cents
 
 
