@@ -50,8 +50,8 @@ async def _amount() -> int:
     try:
         cents = parse_usd(number_text(body.amount))
     except OutOfRange as exc:
-        if exc.negative:
-            cents = 0  # reported as below the lower bound
+        # Far below zero is reported as under the lower bound; far above (None) as over the upper.
+        cents = 0 if exc.negative else None
     except MoneyFormatError as exc:
         raise _amount_error(str(exc), exc.kind) from None
     if cents is not None and cents <= 0:
