@@ -12,19 +12,51 @@ project does arithmetic on ``Decimal`` or ``float`` money.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 CENTS = 100
 QTY_SCALE = 10**8
 PRICE_SCALE = 10**8
 
+# The one accepted form of a decimal, for JSON numbers and numeric strings alike: JSON's own
+# number grammar in ASCII digits (no spaces, signs other than a leading "-", underscores,
+# leading zeros, or digits of other scripts, all of which ``Decimal()`` would take).
+NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?)(?:[eE]([+-]?[0-9]+))?")
+MAX_NUMBER_LENGTH = 40
+# Decimal() refuses exponents beyond 10**18; one beyond a million already decides the outcome
+# (out of range, or too many decimals), so larger ones are read as a million.
+MAX_EXPONENT = 999_999
+# Values of 10**15 or more (in dollars, units or dollars per unit) are refused before they are
+# scaled: every bound of the API is far below, and scaling a huge exponent would build an
+# integer of as many digits.
+MAX_WHOLE_DIGITS = 15
+
 
 class MoneyFormatError(ValueError):
     """A value is not a well-formed amount for the field it was given for."""
 
+    kind = "decimal_parsing"
+
+
+class TooManyDecimals(MoneyFormatError):
+    """An amount has more decimal places than its field allows."""
+
+    kind = "decimal_places"
+
+
+class OutOfRange(MoneyFormatError):
+    """An amount too far from zero for any field, refused before it is scaled."""
+
+    kind = "range"
+
+    def __init__(self, message: str, negative: bool) -> None:
+        super().__init__(message)
+        self.negative = negative
+
 
 def to_decimal(value: object) -> Decimal:
-    """Read a JSON number, numeric string or Decimal exactly (never through float)."""
+    """Read a numeric string (in ``NUMBER``'s form), a number or a Decimal exactly."""
     if isinstance(value, bool):
         raise MoneyFormatError("must be a number")
     if isinstance(value, Decimal):
@@ -35,13 +67,16 @@ def to_decimal(value: object) -> Decimal:
         # A float reaching here was already parsed by someone else; repr keeps its shortest form.
         result = Decimal(repr(value))
     elif isinstance(value, str):
-        text = value.strip()
-        if not text:
-            raise MoneyFormatError("must be a number")
-        try:
-            result = Decimal(text)
-        except InvalidOperation:
-            raise MoneyFormatError("must be a number") from None
+        # The length is checked first, so the pattern and Decimal() only ever see short text.
+        if len(value) > MAX_NUMBER_LENGTH:
+            raise MoneyFormatError(f"must be a number of at most {MAX_NUMBER_LENGTH} characters")
+        match = NUMBER.fullmatch(value)
+        if not match:
+            raise MoneyFormatError("must be a decimal number such as 1500.50")
+        mantissa, exponent = match.groups()
+        if exponent is not None and len(exponent.lstrip("+-").lstrip("0")) > 6:
+            exponent = f"{'-' if exponent.startswith('-') else ''}{MAX_EXPONENT}"
+        result = Decimal(mantissa if exponent is None else f"{mantissa}E{exponent}")
     else:
         raise MoneyFormatError("must be a number")
     if not result.is_finite():
@@ -49,27 +84,29 @@ def to_decimal(value: object) -> Decimal:
     return result
 
 
-def _scaled(value: Decimal, scale: int, places: int, what: str) -> int:
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite values only
-    if exponent < -places and value != value.quantize(Decimal(1).scaleb(-places)):
-        raise MoneyFormatError(f"{what} must have at most {places} decimal places")
-    return int(value * scale)
+def _scaled(value: Decimal, places: int, what: str) -> int:
+    # adjusted() (the power of ten of the leading digit) costs nothing whatever the exponent.
+    if not value.is_zero() and value.adjusted() >= MAX_WHOLE_DIGITS:
+        raise OutOfRange(f"{what} is out of range", negative=value < 0)
+    exact = value.quantize(Decimal(1).scaleb(-places))
+    if exact != value:
+        raise TooManyDecimals(f"{what} must have at most {places} decimal places")
+    return int(exact.scaleb(places))
 
 
 def parse_usd(value: object) -> int:
     """Parse a USD amount with at most 2 decimals into cents."""
-    return _scaled(to_decimal(value), CENTS, 2, "amount")
+    return _scaled(to_decimal(value), 2, "amount")
 
 
 def parse_quantity(value: object) -> int:
     """Parse an asset quantity with at most 8 decimals into 1e-8 units."""
-    return _scaled(to_decimal(value), QTY_SCALE, 8, "quantity")
+    return _scaled(to_decimal(value), 8, "quantity")
 
 
 def parse_price(value: object) -> int:
     """Parse a price with at most 8 decimals into 1e-8 USD per unit."""
-    return _scaled(to_decimal(value), PRICE_SCALE, 8, "price")
+    return _scaled(to_decimal(value), 8, "price")
 
 
 def format_usd(cents: int) -> str:

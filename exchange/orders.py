@@ -16,6 +16,21 @@ STOP = ("stop_buy", "stop_sell")
 STOP_LIMIT = ("stop_limit_buy", "stop_limit_sell")
 ORDER_TYPES = MARKET + LIMIT + STOP + STOP_LIMIT
 TIME_IN_FORCE = ("gtc", "ioc", "day")
+# The fields beyond asset and quantity that each type takes: a limit price and a stop price (each
+# required where it applies) and an optional expiry for the types that can rest. A field given
+# to a type that does not take it is refused rather than ignored.
+TYPE_FIELDS = {
+    kind: frozenset(
+        name
+        for name, types in (
+            ("price", LIMIT + STOP_LIMIT),
+            ("stop_price", STOP + STOP_LIMIT),
+            ("expires_at", LIMIT + STOP + STOP_LIMIT),
+        )
+        if kind in types
+    )
+    for kind in ORDER_TYPES
+}
 STATUSES = ("pending", "completed", "cancelled", "expired", "rejected")
 
 
@@ -78,7 +93,8 @@ class OrderRequest(msgspec.Struct, frozen=True):
             order.order_type == self.order_type
             and order.asset_id == self.asset_id
             and order.quantity == self.quantity
-            # Market and stop orders keep no limit price: any price given is ignored.
+            # Market and stop orders keep no limit price (the API refuses one; engine callers'
+            # is dropped).
             and (order.price == self.price or self.order_type in MARKET + STOP)
             and order.stop_price == self.stop_price
             and order.time_in_force == self.time_in_force

@@ -9,7 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchange.money import (
+    MAX_NUMBER_LENGTH,
     MoneyFormatError,
+    OutOfRange,
+    TooManyDecimals,
     cost_cents,
     fee_cents,
     format_price,
@@ -30,7 +33,14 @@ from exchange.money import (
         ("0.01", 1),
         (Decimal("1.10"), 110),
         ("1.000", 100),
-        (" 7 ", 700),
+        ("1e2", 10000),
+        ("1E+2", 10000),
+        ("12.5e-1", 125),
+        ("-0.5", -50),
+        ("0e999999999", 0),
+        ("0e-99999999999999999999999999999", 0),
+        ("1e0000001", 1000),
+        ("-5e-0000000000000000000000001", -50),
     ],
 )
 def test_parse_usd(value: object, cents: int) -> None:
@@ -42,6 +52,81 @@ def test_parse_usd(value: object, cents: int) -> None:
 )
 def test_parse_usd_rejects(value: object) -> None:
     with pytest.raises(MoneyFormatError):
+        parse_usd(value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\uff11\uff10\uff10",  # fullwidth 100
+        "\u0661\u0660\u0660",  # Arabic-Indic 100
+        "1\u00b2",
+        "1_000",
+        " 7 ",
+        "7 ",
+        "\t7",
+        "7\n",
+        "+1",
+        "01",
+        ".5",
+        "5.",
+        "1e",
+        "1e+",
+        "1,000",
+        "0x10",
+        "-",
+        "--1",
+        "1 000",
+    ],
+)
+def test_only_the_documented_form_of_a_number_is_read(text: str) -> None:
+    for parse in (parse_usd, parse_quantity, parse_price):
+        with pytest.raises(MoneyFormatError):
+            parse(text)
+
+
+def test_text_longer_than_the_limit_is_refused_unread() -> None:
+    assert parse_usd("1." + "0" * (MAX_NUMBER_LENGTH - 2)) == 100
+    with pytest.raises(MoneyFormatError, match="at most 40 characters"):
+        parse_usd("1." + "0" * (MAX_NUMBER_LENGTH - 1))
+    with pytest.raises(MoneyFormatError, match="at most 40 characters"):
+        parse_usd("1" * 1_000_000)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1e999990",
+        "1e999999999",
+        "-1e999999999",
+        "1E+999999999999999999",
+        "1E+9999999999999999999999999999",
+        "-1e99999999999999999999999999999999999",
+        Decimal("1e999999999"),
+        Decimal("-1e999990"),
+        "1000000000000000",
+        10**15,
+        Decimal("999999999999999.5e1"),
+    ],
+)
+def test_huge_values_are_out_of_range_before_any_scaling(value: object) -> None:
+    for parse in (parse_usd, parse_quantity, parse_price):
+        with pytest.raises(OutOfRange) as refused:
+            parse(value)
+        assert refused.value.negative == str(value).startswith("-")
+
+
+def test_the_largest_value_in_range_is_scaled_exactly() -> None:
+    assert parse_usd("999999999999999.99") == 99_999_999_999_999_999
+    assert parse_quantity("999999999999999.99999999") == 99_999_999_999_999_999_999_999
+    assert parse_price("-999999999999999") == -99_999_999_999_999_900_000_000
+
+
+@pytest.mark.parametrize(
+    "value", ["1e-999999999", "1e-9999999999999999999999999999", "0.001", Decimal("1E-3")]
+)
+def test_tiny_values_have_too_many_decimals(value: object) -> None:
+    with pytest.raises(TooManyDecimals):
         parse_usd(value)
 
 

@@ -104,7 +104,8 @@ async def test_decimal_request_fields_accept_numbers_and_strings(client: Client)
     order = schemas["OrderRequestBody"]["properties"]
     assert order["quantity"]["anyOf"][0]["minimum"] == 0.001
     price_types = [branch.get("type") for branch in order["price"]["anyOf"]]
-    assert price_types == [None, "null"]  # a number-or-string, or null
+    assert price_types == ["number", "string", "null"]
+    assert order["price"]["anyOf"][1]["maxLength"] == 40
     assert order["order_type"]["enum"][0] == "market_buy"
     assert set(order["time_in_force"]["enum"]) == {"gtc", "ioc", "day"}
 

@@ -127,9 +127,10 @@ async def test_ping_and_unknown_messages(client: Client) -> None:
         await next_message(ws)
         await ws.send(json.dumps({"action": "ping"}))
         assert await next_message(ws) == {"type": "pong"}
-        await ws.send("not json")
-        error = await next_message(ws)
-        assert (error["type"], error["code"]) == ("error", "unknown_action")
+        for text in ("not json", "[" * 1000, "[" * 5000 + "]" * 5000, '{"a":' * 5000):
+            await ws.send(text)
+            error = await next_message(ws)
+            assert (error["type"], error["code"]) == ("error", "unknown_action")
         await ws.send(json.dumps({"action": "auth", "token": token_of(headers)}))
         assert (await next_message(ws))["type"] == "error"
         await deposit(client, headers, "1")
@@ -147,6 +148,7 @@ async def test_ping_and_unknown_messages(client: Client) -> None:
         {"token": "x"},
         "not json",
         [1, 2],
+        "[" * 1000,
     ],
 )
 async def test_bad_first_messages_are_closed_4001(client: Client, first_message: Any) -> None:
@@ -407,6 +409,18 @@ async def test_resume_from_a_seq_never_reached_starts_afresh(client: Client) -> 
         await deposit(client, headers, "2")
         event = await Events(ws, 1).next()
         assert (event["seq"], event["cash"]) == (2, "3.00")
+
+
+@pytest.mark.parametrize(
+    "since", ["%C2%B2", "%EF%BC%91", "9" * 5000, "-1", "1.5", "abc", "%201", "9223372036854775808"]
+)
+async def test_a_malformed_since_is_closed_1008(client: Client, since: str) -> None:
+    headers = await signed_up(client)
+    async with client.websocket(f"{STREAM}?token={token_of(headers)}&since={since}") as ws:
+        assert await closed_with(ws) == 1008
+    # An empty one is no since at all.
+    async with client.websocket(f"{STREAM}?token={token_of(headers)}&since=") as ws:
+        assert await next_message(ws) == {"type": "hello", "seq": 0}
 
 
 async def test_resume_past_what_is_kept_starts_afresh(client: Client, exchange: Exchange) -> None:

@@ -77,6 +77,48 @@ async def test_amount_bounds_accept_numbers_and_strings(client: Client, amount: 
     assert body.get("code") in (None, "daily_limit_exceeded")
 
 
+# Raw JSON values of "amount", with the field error each must get: out of range either way,
+# or not in the one accepted form.
+HOSTILE_AMOUNTS: list[tuple[bytes, str]] = [
+    (b"1e999990", "less_than_equal"),
+    (b'"1e999990"', "less_than_equal"),
+    (b"1e999999999", "less_than_equal"),
+    (b'"1e999999999"', "less_than_equal"),
+    (b"-1e999999999", "greater_than"),
+    (b'"-1e999999999"', "greater_than"),
+    (b"1E+9999999999999999999999999999", "less_than_equal"),
+    (b"1" + b"0" * 60_000, "decimal_parsing"),
+    (b"1." + b"0" * 60_000 + b"1", "decimal_parsing"),
+    (b"1e-999999999", "decimal_places"),
+    (b'"\\uff11\\uff10\\uff10"', "decimal_parsing"),  # fullwidth 100
+    ('"\u0661\u0660\u0660"'.encode(), "decimal_parsing"),  # Arabic-Indic 100, as UTF-8
+    (b'"1_000"', "decimal_parsing"),
+    (b'" 100"', "decimal_parsing"),
+    (b'"100 "', "decimal_parsing"),
+    (b'"+100"', "decimal_parsing"),
+    (b'"0100"', "decimal_parsing"),
+]
+
+
+async def test_hostile_amounts_are_422_at_once_and_move_nothing(client: Client) -> None:
+    headers = {**await signed_up(client), "Content-Type": "application/json"}
+    # Each is answered without scaling the value: scaling 1e999990 used to freeze the loop 24 s.
+    with trio.fail_after(10):
+        for raw, kind in HOSTILE_AMOUNTS:
+            for path in (DEPOSIT, WITHDRAW):
+                response = await client.post(
+                    path, data=b'{"amount": ' + raw + b"}", headers=headers
+                )
+                body = await response.get_json()
+                assert response.status_code == 422, (raw[:30], body)
+                assert [e["loc"] for e in body["detail"]] == [["body", "amount"]], raw[:30]
+                assert body["detail"][0]["type"] == kind, (raw[:30], body)
+    balance = await (await client.get("/api/v1/balance", headers=headers)).get_json()
+    assert balance["current_balance"] == "0.00"
+    status, _ = await post(client, DEPOSIT, headers, {"amount": "1000"})
+    assert status == 201
+
+
 async def test_daily_deposit_limit_message(client: Client) -> None:
     headers = await signed_up(client)
     assert (await post(client, DEPOSIT, headers, {"amount": "9999.99"}))[0] == 201
@@ -147,7 +189,23 @@ async def test_transactions_are_newest_first_and_paginate(client: Client) -> Non
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=101", "limit=x", "offset=-1", "transaction_type=bogus"]
+    "query",
+    [
+        "limit=0",
+        "limit=101",
+        "limit=x",
+        "offset=-1",
+        "transaction_type=bogus",
+        "limit=%EF%BC%91%EF%BC%90",  # fullwidth 10
+        "limit=%D9%A1%D9%A0",  # Arabic-Indic 10
+        "limit=1_0",
+        "limit=%2010",
+        "limit=10%20",
+        "limit=%2B10",
+        "offset=%C2%B2",
+        "offset=" + "9" * 5000,
+        "offset=9223372036854775808",
+    ],
 )
 async def test_transaction_query_validation(client: Client, query: str) -> None:
     headers = await signed_up(client)

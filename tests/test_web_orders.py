@@ -548,13 +548,12 @@ async def test_sells_need_holdings(client: Client) -> None:
 async def test_market_orders_fill_at_once(client: Client, exchange: Exchange) -> None:
     headers = await funded(client, amount="1000")
     code, body = await place(
-        client, headers, order_type="market_buy", asset_id="BTC", quantity="0.01", price="1"
+        client, headers, order_type="market_buy", asset_id="BTC", quantity="0.01"
     )
     assert code == 201, body
     bought = body["data"]
     assert bought["status"] == "completed"
-    # A market order has no limit (any price given is ignored): it shows where it executed.
-    assert bought["price"] == BTC_PRICE
+    assert bought["price"] == BTC_PRICE  # a filled market order shows where it executed
     assert (bought["filled_price"], bought["total_amount"], bought["fee"]) == (
         BTC_PRICE,
         "642.50",
@@ -874,25 +873,54 @@ async def test_idempotent_retry_sees_the_order_as_it_is_now(client: Client) -> N
     assert (await portfolio(client, headers))["reserved_usd"] == "0.00"
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [
-        {"order_type": "market_buy", "price": "1"},
-        {"order_type": "stop_buy", "stop_price": "70000", "price": "1"},
-        {"order_type": "stop_sell", "stop_price": "1", "price": "5"},
-    ],
-)
-async def test_identical_retry_is_idempotent_even_with_an_ignored_price(
-    client: Client, extra: dict[str, Any]
+# Every field each type does not take, with a valid value: refused, never silently ignored.
+NOT_TAKEN = {
+    "market_buy": {"price": "60000", "stop_price": "61000", "expires_at": "2030-01-01T00:00:00Z"},
+    "market_sell": {"price": "60000", "stop_price": "61000", "expires_at": "2030-01-01T00:00:00Z"},
+    "limit_buy": {"stop_price": "61000"},
+    "limit_sell": {"stop_price": "69000"},
+    "stop_buy": {"price": "71000"},
+    "stop_sell": {"price": "59000"},
+    "stop_limit_buy": {},
+    "stop_limit_sell": {},
+}
+# What each type needs to be placed at all.
+NEEDED = {
+    "market_buy": {},
+    "market_sell": {},
+    "limit_buy": {"price": "60000"},
+    "limit_sell": {"price": "70000"},
+    "stop_buy": {"stop_price": "70000"},
+    "stop_sell": {"stop_price": "60000"},
+    "stop_limit_buy": {"stop_price": "70000", "price": "71000"},
+    "stop_limit_sell": {"stop_price": "60000", "price": "59000"},
+}
+
+
+@pytest.mark.parametrize("order_type", list(NOT_TAKEN))
+async def test_fields_a_type_does_not_take_are_refused_by_name(
+    client: Client, order_type: str
 ) -> None:
-    headers = await funded(client, amount="1000")
+    headers = await funded(client)
     await place(client, headers, order_type="market_buy", asset_id="BTC", quantity="0.01")
-    body = {"asset_id": "BTC", "quantity": "0.001", "client_order_id": "same-body", **extra}
-    code, first = await call(client, "POST", ORDERS, headers, body)
-    assert code == 201, first
-    code, second = await call(client, "POST", ORDERS, headers, body)
-    assert code == 201, second
-    assert second["data"]["order_id"] == first["data"]["order_id"]
+    base = {"order_type": order_type, "asset_id": "BTC", "quantity": "0.001", **NEEDED[order_type]}
+    for name, value in NOT_TAKEN[order_type].items():
+        code, body = await call(client, "POST", ORDERS, headers, {**base, name: value})
+        assert code == 422, (name, body)
+        assert field_errors(body) == [["body", name]]
+        assert body["detail"][0]["type"] == "extra_forbidden"
+    # All at once, each named; a malformed value of a field not taken is still only "not taken".
+    refused = {name: "x" for name in NOT_TAKEN[order_type]}
+    if refused:
+        code, body = await call(client, "POST", ORDERS, headers, {**base, **refused})
+        assert code == 422
+        assert sorted(field_errors(body)) == sorted(["body", name] for name in refused)
+    # null is the same as leaving a field out.
+    nulls = dict.fromkeys(NOT_TAKEN[order_type])
+    code, body = await call(client, "POST", ORDERS, headers, {**base, **nulls})
+    assert code == 201, body
+    # Only that order and the first were placed.
+    assert (await call(client, "GET", ORDERS, headers))[1]["total_count"] == 2
 
 
 # Listing and reading
@@ -1241,6 +1269,45 @@ async def test_huge_quantities_are_refused_and_the_exchange_lives_on(
     )
     assert (code, body["data"]["status"]) == (201, "completed")
     assert exchange.verify() == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"1e999990",
+        b'"1e999990"',
+        b"1e999999999",
+        b"-1e999999999",
+        b'"-1e999999999"',
+        b"1E+9999999999999999999999999999",
+        b"9" * 20_000,
+        b'"\\uff11"',
+        b'"1_0"',
+        b'" 1"',
+        b"true",
+        b"[1]",
+    ],
+)
+async def test_hostile_numbers_in_every_order_field_are_422_at_once(
+    client: Client, exchange: Exchange, raw: bytes
+) -> None:
+    headers = {**await funded(client), "Content-Type": "application/json"}
+    body = (
+        b'{"order_type": "stop_limit_buy", "asset_id": "BTC", "quantity": %s, "price": %s,'
+        b' "stop_price": %s}'
+    )
+    # All three at once used to freeze the event loop for about 70 s.
+    with trio.fail_after(10):
+        response = await client.post(ORDERS, data=body % (raw, raw, raw), headers=headers)
+    answer = await response.get_json()
+    assert response.status_code == 422, answer
+    assert sorted(field_errors(answer)) == [
+        ["body", "price"],
+        ["body", "quantity"],
+        ["body", "stop_price"],
+    ]
+    assert exchange.verify() == []
+    assert (await cash(client, headers)) == "10000.00"
 
 
 async def test_stop_orders_already_reached_are_valued_at_the_current_price(

@@ -222,6 +222,8 @@ BAD_MESSAGES: list[tuple[str | bytes, str]] = [
     ('{"action": "subscribe", "symbols": ["ZZZZ"]}', "unknown_symbol"),
     ('{"action": "subscribe", "symbols": ["BTC-USD"]}', "unknown_symbol"),
     ("x" * (MAX_MESSAGE_BYTES + 1), "message_too_large"),
+    ("[" * 1000, "invalid_json"),
+    ("[" * 2000 + "]" * 2000, "invalid_json"),
 ]
 
 
@@ -327,8 +329,8 @@ async def test_resume_beyond_held_frames_gets_a_flagged_snapshot(
         assert {f["type"] for f in frames} == {"tick"}
 
 
-@pytest.mark.parametrize("since", ["1000000", "-3", "abc", "", "1.5", "0x10"])
-async def test_resume_from_nonsense_gets_a_flagged_snapshot(
+@pytest.mark.parametrize("since", ["1000000", "9223372036854775807"])
+async def test_resume_from_the_future_gets_a_flagged_snapshot(
     autojump_clock: object, exchange: Exchange, client: Client, since: str
 ) -> None:
     await trio.sleep(2.5 * TICK)
@@ -340,6 +342,35 @@ async def test_resume_from_nonsense_gets_a_flagged_snapshot(
         assert snapshot["prices"] == current_prices(exchange)
         tick = await receive(ws)
         assert tick["seq"] == snapshot["seq"] + 1
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        "-3",
+        "abc",
+        "1.5",
+        "0x10",
+        " 1",
+        "1_0",
+        "\u00b2",
+        "\uff11",
+        "\u0661",
+        "9" * 5000,
+        "9223372036854775808",
+    ],
+)
+async def test_a_malformed_since_is_closed_1008(
+    autojump_clock: object, exchange: Exchange, client: Client, since: str
+) -> None:
+    async with client.websocket(PRICES, query_string={"since": since}) as ws:
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await receive(ws)
+        assert closed.value.args[0] == 1008
+    # The server carries on.
+    async with client.websocket(PRICES, query_string={"since": ""}) as ws:
+        snapshot = await receive(ws)
+        assert (snapshot["type"], "resumed" in snapshot) == ("snapshot", False)
 
 
 # Slow consumers

@@ -611,6 +611,41 @@ async def test_wrong_content_type_is_415(client: Client, content_type: str) -> N
     await assert_error(response, 415)
 
 
+@pytest.mark.parametrize("content_type", ["", " ", "; charset=utf-8"])
+async def test_an_empty_content_type_is_415_not_json(client: Client, content_type: str) -> None:
+    raw = msgspec.json.encode(user_body())
+    response = await client.post(REGISTER, data=raw, headers={"Content-Type": content_type})
+    await assert_error(response, 415, "unsupported_media_type")
+    # Without the header at all, the body is read as JSON.
+    assert (await client.post(REGISTER, data=raw)).status_code == 201
+
+
+DEEP = b"[" * 10_000 + b"]" * 10_000
+# Every route with a body, with a field whose value may be any JSON (or the body itself).
+BODY_ROUTES = [
+    ("POST", REGISTER, b'{"username": %s}'),
+    ("POST", LOGIN, b'{"password": %s}'),
+    ("PUT", PROFILE, b'{"first_name": %s}'),
+    ("POST", LOGOUT, b'{"anything": %s}'),
+    ("POST", LOGOUT, b"%s"),
+    ("POST", "/api/v1/balance/deposit", b'{"amount": %s}'),
+    ("POST", "/api/v1/balance/withdraw", b'{"amount": %s}'),
+    ("POST", "/api/v1/orders", b'{"order_type": "limit_buy", "quantity": %s}'),
+    ("POST", "/api/v1/orders", b'{"order_type": "limit_buy", "price": %s}'),
+    ("POST", "/api/v1/cny/claim", b'{"phrase": %s}'),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "template"), BODY_ROUTES)
+async def test_deeply_nested_json_is_422_on_every_route(
+    client: Client, method: str, path: str, template: bytes
+) -> None:
+    headers = {**await signed_up(client), "Content-Type": JSON}
+    for raw in (template % DEEP, template % (b"[" * 10_000), template % (b'{"a":' * 10_000)):
+        response = await call(client, method, path, data=raw, headers=headers)
+        await assert_invalid(response)  # the body, or the field where msgspec stopped
+
+
 async def test_oversized_body_is_413(client: Client) -> None:
     body = user_body(first_name="A" * (64 * 1024 + 1))
     response = await client.post(REGISTER, json=body)
@@ -906,17 +941,33 @@ async def test_profile_update_body_handling(
 # POST /auth/logout
 
 
-async def test_logout_needs_a_body(client: Client) -> None:
+async def test_logout_refuses_a_body_that_is_not_an_object(client: Client) -> None:
     headers = await signed_up(client)
-    await assert_invalid(await client.post(LOGOUT, headers=headers), ["body"])
-    await assert_invalid(
-        await client.post(
-            LOGOUT, data=b"[]", headers={**headers, "Content-Type": "application/json"}
-        ),
-        ["body"],
-    )
+    for raw in (b"[]", b"null", b"{", b"[" * 10_000, b'{"a":' * 10_000):
+        await assert_invalid(
+            await client.post(LOGOUT, data=raw, headers={**headers, "Content-Type": JSON}),
+            ["body"],
+        )
     # Still logged in after the refused logouts.
     assert (await client.get(PROFILE, headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/json", "text/plain"],
+    ids=["no-content-type", "json", "text"],
+)
+@pytest.mark.parametrize("raw", [b"", b" \r\n"], ids=["no-body", "whitespace"])
+async def test_logout_without_a_body_works(
+    client: Client, raw: bytes, content_type: str | None
+) -> None:
+    headers = await signed_up(client)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = await client.post(LOGOUT, data=raw, headers=headers)
+    assert response.status_code == 200, await response.get_data()
+    assert await json_of(response) == {"message": "Logged out successfully"}
+    assert (await client.get(PROFILE, headers=headers)).status_code == 401
 
 
 async def test_logout_accepts_any_object(client: Client) -> None:
@@ -1044,7 +1095,7 @@ PROTECTED: list[tuple[str, str, str, bytes | None, str | None, int]] = [
     ("put-profile-malformed", "PUT", PROFILE, b'{"first_name": "", "role": 1', JSON, 422),
     ("put-profile-blank", "PUT", PROFILE, b'{"first_name": ""}', JSON, 422),
     ("put-profile-text", "PUT", PROFILE, b"first_name=x", "text/plain", 415),
-    ("logout-no-body", "POST", LOGOUT, None, None, 422),
+    ("logout-empty-content-type", "POST", LOGOUT, b"{}", "", 415),
     ("logout-array", "POST", LOGOUT, b"[1]", JSON, 422),
     ("balance", "GET", BALANCE + "?bogus=1", None, None, 200),
     ("deposit-negative", "POST", BALANCE + "/deposit", b'{"amount": "-5"}', JSON, 422),

@@ -9,8 +9,9 @@ so it cannot be forgotten: bearer security and 401 from ``authenticated``, 403 f
 route, 503 on routes that wait on an actor or the store, and 504 on every route (the request
 deadline). Every error response has the ``ErrorResponse`` schema.
 
-quart-schema's msgspec conversion also references nested Structs without emitting them, and
-documents ``Decimal`` fields as strings only; both are put right here.
+quart-schema's msgspec conversion also references nested Structs without emitting them; they
+are put right here. Money fields document themselves as a number or a decimal string
+(``web.wire.decimal_text``).
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ REF_TEMPLATE = "#/components/schemas/{name}"
 ERROR_REF = {"$ref": REF_TEMPLATE.format(name="ErrorResponse")}
 DOC_ATTRIBUTE = "_exchange_doc"
 API_PREFIX = "/api/v1"
-# A decimal as a string: digits, an optional fraction and exponent (numbers are accepted too).
-DECIMAL_STRING = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -202,23 +201,6 @@ def complete_operation(operation: dict[str, Any], rule: Rule, func: Callable[...
         responses[status].setdefault("headers", {}).update(extra)
 
 
-def accept_numbers(node: Any) -> Any:
-    """Document ``Decimal`` request fields as they are decoded: a JSON number or a string."""
-    if isinstance(node, list):
-        return [accept_numbers(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: accept_numbers(value) for key, value in node.items()}
-    if node.get("format") == "decimal" and node.get("type") == "string":
-        del node["format"], node["type"]
-        bounds = {k: node.pop(k) for k in ("minimum", "maximum", "exclusiveMinimum") if k in node}
-        node["anyOf"] = [
-            {"type": "number", **bounds},
-            {"type": "string", "pattern": DECIMAL_STRING},
-        ]
-    return node
-
-
 class WireOpenAPIProvider(OpenAPIProvider):
     """quart-schema's provider, completed with what each route declares."""
 
@@ -240,5 +222,4 @@ class WireOpenAPIProvider(OpenAPIProvider):
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for name, component in components.items():
             schemas.setdefault(name, component)
-        result: dict[str, Any] = accept_numbers(document)
-        return result
+        return document

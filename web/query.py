@@ -1,7 +1,8 @@
 """Query-string parameters, validated into 422 field errors and documented in the spec.
 
 A route declares each parameter once as an object (``IntQuery`` ...): the route reads it with
-``read()`` and lists it in ``documented(query=...)``, which puts its bounds in the spec.
+``read()`` and lists it in ``documented(query=...)``, which puts its bounds in the spec. Every
+integer goes through one grammar (``parse_int``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,29 @@ from quart import request
 from web.errors import field_error, invalid
 
 SQL_INT_MAX = 2**63 - 1
+# ASCII digits only (``int()`` also takes "\uff11\uff10\uff10", " 100 " and "1_000"), with an
+# optional minus sign. 19 digits hold every database integer: longer is out of range unread.
+INTEGER = re.compile(r"-?[0-9]+")
+MAX_DIGITS = 19
+
+
+class BadInteger(ValueError):
+    """Text that is not an integer in the accepted form and range; ``kind`` names the failure."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def parse_int(text: str, low: int, high: int | None = None) -> int:
+    """An integer in ``INTEGER``'s form within ``[low, high]`` (and a database integer)."""
+    if not INTEGER.fullmatch(text):
+        raise BadInteger("Must be an integer", "int_parsing")
+    # Beyond a database integer the query would fail (a 500), so that is the highest bound.
+    cap = SQL_INT_MAX if high is None else min(high, SQL_INT_MAX)
+    if len(text.lstrip("-")) > MAX_DIGITS or not low <= int(text) <= cap:
+        raise BadInteger(f"Must be between {low} and {cap}", "range")
+    return int(text)
 
 
 def int_param(name: str, default: int, low: int, high: int | None = None) -> int:
@@ -23,16 +47,9 @@ def int_param(name: str, default: int, low: int, high: int | None = None) -> int
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise invalid([field_error(["query", name], "Must be an integer", "int_parsing")]) from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise invalid([field_error(["query", name], f"Must be {bound}", "range")])
-    if value > SQL_INT_MAX:
-        # Larger does not fit a database integer (it would fail the query, a 500).
-        raise invalid([field_error(["query", name], f"Must be at most {SQL_INT_MAX}", "range")])
-    return value
+        return parse_int(raw, low, high)
+    except BadInteger as exc:
+        raise invalid([field_error(["query", name], str(exc), exc.kind)]) from None
 
 
 def choice_param(name: str, choices: tuple[str, ...]) -> str | None:

@@ -1,19 +1,24 @@
-"""Wire encoding of price frames, each made once per frame and shared by every client."""
+"""Wire encoding of price frames, each made once per frame and shared by every client, and the
+decoding of what websocket clients send."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
 from exchange.clock import iso_ms
 from exchange.money import price_to_float
 from exchange.pricefeed import Frame
+from web.query import parse_int
 
 # Distinct symbol filters cached per frame; clients beyond that are encoded one by one.
 CACHED_FILTERS = 32
 
 _encoder = msgspec.json.Encoder()
+# The close code of a request the stream cannot serve, such as a malformed ``since``.
+POLICY_CLOSE_CODE = 1008
 
 
 def _prices(prices: dict[str, int], symbols: frozenset[str] | None) -> dict[str, float]:
@@ -57,3 +62,20 @@ def merge_frames(frames: Iterable[Frame]) -> Frame:
 def message(kind: str, **fields: object) -> bytes:
     """A control message: ``{"type": kind, ...}``."""
     return _encoder.encode({"type": kind, **fields})
+
+
+def decode_message(raw: str | bytes) -> Any:
+    """A client message as JSON; ``msgspec.DecodeError`` when it is not JSON or nests too deep."""
+    try:
+        return msgspec.json.decode(raw)
+    except RecursionError:
+        # msgspec stops at the interpreter's recursion limit; that is bad input, not a crash.
+        raise msgspec.DecodeError("JSON nested too deeply") from None
+
+
+def since_param(raw: str | None) -> int | None:
+    """A stream's ``?since=<seq>``: None when absent or empty, else a sequence number.
+
+    Raises ``BadInteger`` when it is not one (the stream closes with ``POLICY_CLOSE_CODE``).
+    """
+    return None if raw is None or raw == "" else parse_int(raw, 0)

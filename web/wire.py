@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from exchange.audit import EVENTS
+from exchange.money import MAX_NUMBER_LENGTH, NUMBER
 from exchange.orders import ORDER_TYPES, TIME_IN_FORCE, OrderView, one_of
 from exchange.series import INTERVALS
 
@@ -29,7 +29,6 @@ TRANSACTION_TYPES = (
 )
 ROLES = ("customer", "admin")
 
-# Decimal fields are documented as a number or a decimal string by web/openapi.py.
 Username = Annotated[str, documented_as(pattern="^[A-Za-z0-9_]{6,30}$")]
 Password = Annotated[
     str,
@@ -46,19 +45,38 @@ PersonName = Annotated[
 ]
 Phone = Annotated[str, documented_as(description="10-15 digits; spaces and ().+- are ignored")]
 BirthDate = Annotated[str, documented_as(format="date", description="Age 13 to 120")]
-Amount = Annotated[
-    Decimal,
-    documented_as(
-        exclusiveMinimum=0,
-        description="USD, at most 2 decimals, at most the per-request maximum (1000000 by default)",
-    ),
-]
-Quantity = Annotated[
-    Decimal, documented_as(minimum=0.001, maximum=10**10, description="At most 8 decimals")
-]
-Price = Annotated[
-    Decimal,
-    documented_as(exclusiveMinimum=0, maximum=1_000_000, description="USD, at most 8 decimals"),
+
+_DECIMAL_DESCRIPTION = 'A decimal as a JSON number or a numeric string: 1500.50 or "1500.50"'
+
+
+def _decimal_forms(**bounds: Any) -> list[dict[str, Any]]:
+    return [
+        {"type": "number", **bounds},
+        {"type": "string", "pattern": f"^{NUMBER.pattern}$", "maxLength": MAX_NUMBER_LENGTH},
+    ]
+
+
+def decimal_text(description: str, nullable: bool = False, **bounds: Any) -> msgspec.Meta:
+    """A money field kept as its exact JSON text, documented as a number or a decimal string.
+
+    exchange.money parses the text (msgspec's own Decimal parsing takes spaces, underscores and
+    digits of any script). msgspec takes no Raw in a union: an optional one is UNSET when left
+    out, or the text null.
+    """
+    forms = _decimal_forms(**bounds) + ([{"type": "null"}] if nullable else [])
+    return msgspec.Meta(
+        description=f"{_DECIMAL_DESCRIPTION}. {description}", extra_json_schema={"anyOf": forms}
+    )
+
+
+_AMOUNT_RULE = "USD, at most 2 decimals, at most the per-request maximum (1000000 by default)"
+_QUANTITY_RULE = "At most 8 decimals"
+_PRICE_RULE = "USD, at most 8 decimals"
+Amount = Annotated[msgspec.Raw, decimal_text(_AMOUNT_RULE, exclusiveMinimum=0)]
+Quantity = Annotated[msgspec.Raw, decimal_text(_QUANTITY_RULE, minimum=0.001, maximum=10**10)]
+NullablePrice = Annotated[
+    msgspec.Raw,
+    decimal_text(_PRICE_RULE, nullable=True, exclusiveMinimum=0, maximum=1_000_000),
 ]
 
 
@@ -94,7 +112,7 @@ class ProfileUpdateRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LogoutRequest(msgspec.Struct):
-    """Body of POST /auth/logout: any JSON object."""
+    """Body of POST /auth/logout: any JSON object, or none."""
 
 
 class AmountRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -292,8 +310,8 @@ class OrderRequestBody(msgspec.Struct, forbid_unknown_fields=True):
     order_type: Annotated[str, documented_as(enum=list(ORDER_TYPES))]
     asset_id: Annotated[str, documented_as(pattern="^[A-Za-z0-9]{1,10}$")]
     quantity: Quantity
-    price: Price | None = None
-    stop_price: Price | None = None
+    price: NullablePrice | UnsetType = UNSET
+    stop_price: NullablePrice | UnsetType = UNSET
     time_in_force: Annotated[str, documented_as(enum=list(TIME_IN_FORCE))] = "gtc"
     expires_at: Annotated[str, documented_as(format="date-time")] | None = None
     client_order_id: Annotated[str, documented_as(pattern="^[A-Za-z0-9_-]{1,64}$")] | None = None

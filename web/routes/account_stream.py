@@ -22,9 +22,10 @@ from exchange.fanout import SHUTTING_DOWN, Subscription
 from web.auth import bearer_token
 from web.errors import ApiError
 from web.gateway import Gateway, gateway
+from web.query import BadInteger
 from web.routes.prices import SEND_DEADLINE_SECONDS
 from web.state import app_state
-from web.streams import message
+from web.streams import POLICY_CLOSE_CODE, decode_message, message, since_param
 from web.tokens import Claims, InvalidToken, verify
 
 blueprint = Blueprint("account_stream", __name__)
@@ -60,7 +61,7 @@ async def _check(token: str) -> Claims:
 def _object(raw: str | bytes) -> dict[str, Any]:
     """A client message as a JSON object; empty when it is not JSON or not an object."""
     try:
-        body: Any = msgspec.json.decode(raw)
+        body: Any = decode_message(raw)
     except msgspec.DecodeError:
         return {}
     return body if isinstance(body, dict) else {}
@@ -124,8 +125,10 @@ async def _stream(gate: Gateway) -> None:
     exchange = app_state().exchange
     try:
         claims = await _authenticate()
-        raw_since = websocket.args.get("since")
-        since = int(raw_since) if raw_since and raw_since.isdigit() else None
+        try:
+            since = since_param(websocket.args.get("since"))
+        except BadInteger as exc:
+            raise StreamClosed(POLICY_CLOSE_CODE, f"since: {exc}") from None
         # Subscribe before reading the backlog, so nothing committed in between is missed.
         subscription = exchange.events.subscribe(claims.sub, BUFFER_EVENTS, claims.jti)
         try:

@@ -6,11 +6,11 @@ from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
 from exchange.clock import iso_ms
-from exchange.money import MoneyFormatError, format_usd, parse_usd
+from exchange.money import MoneyFormatError, OutOfRange, format_usd, parse_usd
 from exchange.state import Entry
 from web.auth import authenticated, current_claims
-from web.body import BodyDecoder
-from web.errors import FieldError, field_error, invalid
+from web.body import BodyDecoder, number_text
+from web.errors import ApiError, FieldError, field_error, invalid
 from web.openapi import documented
 from web.query import ChoiceQuery, IntQuery
 from web.reply import json_response
@@ -34,23 +34,40 @@ OFFSET = IntQuery("offset", 0, 0, description="Rows to skip")
 TRANSACTION_TYPE = ChoiceQuery("transaction_type", TRANSACTION_TYPES, "Only rows of this type")
 
 
+def _amount_error(message: str, kind: str) -> ApiError:
+    return invalid([field_error(["body", "amount"], message, kind)])
+
+
+def _cents(raw: object) -> int:
+    """The amount in cents within bounds, or a 422 naming ``amount``."""
+    limit = app_state().exchange.settings.max_amount
+    # Errors are raised as they are made: one kept in a local would form a cycle with its
+    # traceback's frame and leave the whole request's stack to the cyclic collector.
+    cents: int | None = None
+    try:
+        cents = parse_usd(raw)
+    except OutOfRange as exc:
+        # Far below zero is reported as under the lower bound; far above (None) as over the upper.
+        cents = 0 if exc.negative else None
+    except MoneyFormatError as exc:
+        raise _amount_error(str(exc), exc.kind) from None
+    if cents is not None and cents <= 0:
+        raise _amount_error("Amount must be greater than 0", "greater_than")
+    if cents is None or cents > limit:
+        raise _amount_error(f"Amount must be at most {format_usd(limit)}", "less_than_equal")
+    return cents
+
+
 async def _amount() -> tuple[int, str | None]:
-    """The body's amount in cents and its description, or one 422 listing every problem."""
+    """The body's amount in cents and its description, or a 422 listing the problems."""
     body = await _amount_body.read()
     errors: list[FieldError] = []
     cents = 0
     try:
-        cents = parse_usd(body.amount)
-    except MoneyFormatError as exc:
-        errors.append(field_error(["body", "amount"], str(exc), "decimal_places"))
-    limit = app_state().exchange.settings.max_amount
-    if not errors and cents <= 0:
-        errors.append(
-            field_error(["body", "amount"], "Amount must be greater than 0", "greater_than")
-        )
-    elif cents > limit:
-        message = f"Amount must be at most {format_usd(limit)}"
-        errors.append(field_error(["body", "amount"], message, "less_than_equal"))
+        cents = _cents(number_text(body.amount))
+    except ApiError as exc:
+        assert isinstance(exc.detail, list)  # _cents raises field errors only
+        errors.extend(exc.detail)
     rules = Rules()
     description = rules.description(body.description)
     errors.extend(rules.errors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+import msgspec
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
@@ -12,6 +13,7 @@ from exchange.money import (
     PRICE_SCALE,
     QTY_SCALE,
     MoneyFormatError,
+    OutOfRange,
     format_quantity,
     parse_price,
     parse_quantity,
@@ -23,12 +25,13 @@ from exchange.orders import (
     STOP,
     STOP_LIMIT,
     TIME_IN_FORCE,
+    TYPE_FIELDS,
     OrderRequest,
     order_view,
 )
 from exchange.trading import MAX_QUANTITY
 from web.auth import authenticated, current_claims
-from web.body import BodyDecoder
+from web.body import BodyDecoder, absent, number_text
 from web.errors import FieldError, field_error, invalid
 from web.gateway import gateway
 from web.openapi import documented
@@ -70,18 +73,47 @@ PLACE_REFUSALS = {
 }
 
 
-def _price(errors: list[FieldError], name: str, value: object) -> int | None:
-    if value is None:
-        return None
+def _quantity(errors: list[FieldError], value: msgspec.Raw) -> int | None:
+    loc: list[str | int] = ["body", "quantity"]
+    too_small = field_error(loc, "Must be at least 0.001", "greater_than_equal")
+    too_large = field_error(
+        loc, f"Must be at most {format_quantity(MAX_QUANTITY)}", "less_than_equal"
+    )
     try:
-        price = parse_price(value)
+        quantity = parse_quantity(number_text(value))
+    except OutOfRange as exc:
+        errors.append(too_small if exc.negative else too_large)
+        return None
     except MoneyFormatError as exc:
-        errors.append(field_error(["body", name], str(exc), "decimal_places"))
+        errors.append(field_error(loc, str(exc), exc.kind))
+        return None
+    if quantity < MIN_QUANTITY:
+        errors.append(too_small)
+    elif quantity > MAX_QUANTITY:
+        errors.append(too_large)
+    else:
+        return quantity
+    return None
+
+
+def _price(
+    errors: list[FieldError], name: str, value: msgspec.Raw | msgspec.UnsetType
+) -> int | None:
+    if isinstance(value, msgspec.UnsetType) or absent(value):
+        return None
+    out_of_range = field_error(
+        ["body", name], "Must be greater than 0 and at most 1000000", "range"
+    )
+    try:
+        price = parse_price(number_text(value))
+    except OutOfRange:
+        errors.append(out_of_range)
+        return None
+    except MoneyFormatError as exc:
+        errors.append(field_error(["body", name], str(exc), exc.kind))
         return None
     if price <= 0 or price > MAX_PRICE:
-        errors.append(
-            field_error(["body", name], "Must be greater than 0 and at most 1000000", "range")
-        )
+        errors.append(out_of_range)
         return None
     return price
 
@@ -118,28 +150,28 @@ def validate_order(body: OrderRequestBody) -> OrderRequest:
                 ["body", "asset_id"], "Must be 1-10 letters or digits", "string_pattern_mismatch"
             )
         )
-    quantity = None
-    try:
-        quantity = parse_quantity(body.quantity)
-    except MoneyFormatError as exc:
-        errors.append(field_error(["body", "quantity"], str(exc), "decimal_places"))
-    if quantity is not None and quantity < MIN_QUANTITY:
+    quantity = _quantity(errors, body.quantity)
+    given = {
+        "price": not absent(body.price),
+        "stop_price": not absent(body.stop_price),
+        "expires_at": body.expires_at is not None,
+    }
+    takes = TYPE_FIELDS.get(kind)  # an unknown type: every given field is checked on its own
+    refused = [
+        name
+        for name, present in given.items()
+        if present and takes is not None and name not in takes
+    ]
+    for name in refused:
         errors.append(
-            field_error(["body", "quantity"], "Must be at least 0.001", "greater_than_equal")
+            field_error(["body", name], f"Not allowed for {kind} orders", "extra_forbidden")
         )
-    elif quantity is not None and quantity > MAX_QUANTITY:
-        message = f"Must be at most {format_quantity(MAX_QUANTITY)}"
-        errors.append(field_error(["body", "quantity"], message, "less_than_equal"))
-    price = _price(errors, "price", body.price)
-    stop_price = _price(errors, "stop_price", body.stop_price)
-    if kind in LIMIT + STOP_LIMIT and body.price is None:
+    price = None if "price" in refused else _price(errors, "price", body.price)
+    stop_price = None if "stop_price" in refused else _price(errors, "stop_price", body.stop_price)
+    if kind in LIMIT + STOP_LIMIT and not given["price"]:
         errors.append(field_error(["body", "price"], f"Required for {kind} orders", "missing"))
-    if kind in STOP + STOP_LIMIT and body.stop_price is None:
+    if kind in STOP + STOP_LIMIT and not given["stop_price"]:
         errors.append(field_error(["body", "stop_price"], f"Required for {kind} orders", "missing"))
-    if kind in ORDER_TYPES and kind not in STOP + STOP_LIMIT and body.stop_price is not None:
-        errors.append(
-            field_error(["body", "stop_price"], f"Not allowed for {kind} orders", "extra_forbidden")
-        )
     if body.time_in_force not in TIME_IN_FORCE:
         errors.append(
             field_error(
@@ -154,7 +186,7 @@ def validate_order(body: OrderRequestBody) -> OrderRequest:
                 "string_pattern_mismatch",
             )
         )
-    expires_at = _expiry(errors, body.expires_at)
+    expires_at = None if "expires_at" in refused else _expiry(errors, body.expires_at)
     if errors:
         raise invalid(errors)
     assert quantity is not None

@@ -18,8 +18,16 @@ from quart import Blueprint, websocket
 from exchange.fanout import SHUTTING_DOWN, Subscription
 from exchange.pricefeed import Frame, PriceFeed
 from web.gateway import Gateway, gateway
+from web.query import BadInteger
 from web.state import app_state
-from web.streams import encode_frame, merge_frames, message
+from web.streams import (
+    POLICY_CLOSE_CODE,
+    decode_message,
+    encode_frame,
+    merge_frames,
+    message,
+    since_param,
+)
 
 blueprint = Blueprint("prices", __name__)
 
@@ -92,7 +100,7 @@ class PriceClient:
             await self.send(message("error", code="message_too_large", detail="Message too large"))
             return
         try:
-            body: Any = msgspec.json.decode(text)
+            body: Any = decode_message(text)
         except msgspec.DecodeError:
             await self.send(message("error", code="invalid_json", detail="Message is not JSON"))
             return
@@ -132,14 +140,6 @@ class PriceClient:
         await self.send(encode_frame(self.feed.snapshot(), "snapshot", self.symbols))
 
 
-def _since() -> int | None:
-    raw = websocket.args.get("since")
-    try:
-        return None if raw is None else int(raw)
-    except ValueError:
-        return -1  # not a held sequence number: a fresh snapshot, flagged
-
-
 @blueprint.websocket("/ws/prices")
 async def prices() -> None:
     """Stream prices to one client until it leaves, falls behind, or the server stops."""
@@ -148,11 +148,16 @@ async def prices() -> None:
 
 async def _stream(gate: Gateway) -> None:
     feed = app_state().exchange.feed
+    try:
+        since = since_param(websocket.args.get("since"))
+    except BadInteger as exc:
+        await websocket.close(POLICY_CLOSE_CODE, f"since: {exc}")
+        return
     # Subscribe before reading the snapshot or the held frames, so no tick falls in between.
     subscription = feed.subscribe(BUFFER_FRAMES)
     client = PriceClient(feed, subscription, gate)
     try:
-        await client.start(_since())
+        await client.start(since)
         async with trio.open_nursery() as nursery:
 
             async def listen() -> None:

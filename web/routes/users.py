@@ -39,7 +39,7 @@ blueprint = Blueprint("users", __name__, url_prefix="/api/v1/auth")
 _register_body = BodyDecoder(RegisterRequest)
 _login_body = BodyDecoder(LoginRequest)
 _profile_body = BodyDecoder(ProfileUpdateRequest)
-_logout_body = BodyDecoder(LogoutRequest)
+_logout_body = BodyDecoder(LogoutRequest, optional=True)
 
 
 def _today() -> Any:
