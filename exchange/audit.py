@@ -13,6 +13,8 @@ EVENTS = (
     "logout",
     "ip_blocked",
     "ip_unblocked",
+    "login_blocked",
+    "login_unblocked",
     "token_refused",
 )
 
