@@ -20,6 +20,7 @@ import trio
 from exchange.actor import Reply
 from exchange.catalogue import Asset
 from exchange.clock import Clock
+from exchange.control import TickPlan
 from exchange.fanout import SHUTTING_DOWN, Fanout, Subscription
 from exchange.market import CAPACITY, DAY, Market, SavedMarket
 from exchange.pricemodel import Regime, stream
@@ -93,6 +94,8 @@ class PriceFeed:
         self._pruned_hour = -1
         self._ranking: Ranking | None = None
         self.stats_ticks = 0
+        # Market control's say in each tick: shocks to apply, prices to hold still.
+        self.steering: Callable[[float, float], TickPlan] | None = None
 
     # Start-up
 
@@ -175,11 +178,17 @@ class PriceFeed:
         self.stats_ticks += 1
         changed: dict[str, int] = {}
         minute_closed = False
+        steer = None if self.steering is None else self.steering(self.ticked_at, at)
         for asset_id, market in self.markets.items():
             if not market.active:
                 continue
             before = market.price
-            closed = market.advance(at, dt, self.regime, ALL_WIDTHS)
+            if steer is not None and asset_id in steer.moves:
+                closed = market.shift(at, steer.moves[asset_id], ALL_WIDTHS)
+            elif steer is not None and steer.is_frozen(asset_id):
+                closed = market.hold(at, ALL_WIDTHS)
+            else:
+                closed = market.advance(at, dt, self.regime, ALL_WIDTHS)
             if market.price != before:
                 changed[asset_id] = market.price
             for name, candle in closed:
