@@ -6,9 +6,10 @@ result and tells the price feed. The feed asks ``plan`` at every tick boundary w
 shock drives (by how much, in log price) and which are frozen, so every price move is a tick.
 
 A shock of ``percent`` over ``spread`` seconds moves log price by ``ln(1 + percent / 100)``
-linearly in time from the tick before it applied; with ``decay`` it then unwinds the same move
-linearly over ``decay`` seconds. While a shock drives an asset, that asset's random step is
-suspended, so the price moves by exactly the stated amount.
+linearly in time from the tick before it applied (a spread shorter than one tick is all done at
+the first tick); with ``decay`` it then unwinds the same move linearly over ``decay`` seconds.
+While a shock drives an asset, that asset's random step is suspended, so the price moves by
+exactly the stated amount.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class Drive(msgspec.Struct, frozen=True):
     assets: tuple[str, ...]
     move: float  # log-price move at full strength
     start: float  # the tick before the shock applied
-    spread: float
+    spread: float  # at least one tick: an instant shock is all done at the first tick
     decay: float | None
 
     @property
@@ -135,19 +136,25 @@ class Drive(msgspec.Struct, frozen=True):
         """When the shock has done all it will."""
         return self.start + self.spread + (self.decay or 0.0)
 
+    def _elapsed(self, at: float) -> float:
+        # Tick times are sums of floats: round off their last-bit noise so that a tick that
+        # lands on a phase boundary counts as on it, not a hair before.
+        return round(at - self.start, 6)
+
     def offset(self, at: float) -> float:
         """The log move this shock has made by time ``at``."""
-        elapsed = at - self.start
+        elapsed = self._elapsed(at)
         if elapsed <= 0:
             return 0.0
-        total = self.move * (1.0 if self.spread <= 0 else min(1.0, elapsed / self.spread))
+        total = self.move * min(1.0, elapsed / self.spread)
         if self.decay is not None and elapsed > self.spread:
             total -= self.move * min(1.0, (elapsed - self.spread) / self.decay)
         return total
 
     def drives(self, prev: float, at: float) -> bool:
         """True when the tick from ``prev`` to ``at`` falls within this shock."""
-        return at > self.start and (prev <= self.start or prev < self.end)
+        span = self.spread + (self.decay or 0.0)
+        return self._elapsed(at) > 0 and self._elapsed(prev) < span
 
 
 class ControlState(msgspec.Struct, frozen=True):
@@ -176,6 +183,7 @@ class Context(NamedTuple):
     assets: dict[str, str]  # asset id -> category, for every asset that trades
     now_ms: int
     ticked_at: float  # exchange time of the latest tick
+    tick_interval: float
     by: str
 
 
@@ -264,7 +272,7 @@ def decide(state: ControlState, action: Action, action_id: str, ctx: Context) ->
                 targets,
                 math.log1p(action.percent / 100),
                 ctx.ticked_at,
-                action.spread_seconds,
+                max(action.spread_seconds, ctx.tick_interval),
                 action.decay_seconds,
             )
             return Decision(msgspec.structs.replace(state, drives=(*live, drive)), none)

@@ -210,7 +210,9 @@ class MarketDesk:
             now = max(now, scheduled.run_at)
         kind = kind_of(action)
         before = self.state
-        context = Context(self._tradable(), now, self.feed.ticked_at, by)
+        context = Context(
+            self._tradable(), now, self.feed.ticked_at, self.feed.settings.tick_interval, by
+        )
         try:
             decision = decide(before, action, action_id, context)
         except Conflict as refusal:
