@@ -619,3 +619,19 @@ async def test_market_bodies_are_validated_strictly(tmp_path: Path, autojump_clo
         status, reply = await call(desk.client, "GET", f"{MARKET}/actions?status=odd", desk.teacher)
         assert status == 422
         assert desk.exchange.desk.actions(10, 0)[1] == 0, "nothing ran"
+
+
+async def test_every_market_route_is_documented(tmp_path: Path, autojump_clock: object) -> None:
+    async with desk_app(tmp_path) as desk:
+        spec = await (await desk.client.get("/openapi.json")).get_json()
+        paths = spec["paths"]
+        for method, path, _ in ROUTES:
+            template = path.replace("BTC", "{asset_id}").replace("0123456789abcdef", "{action_id}")
+            operation = paths[f"{MARKET}{template}"][method.lower()]
+            assert operation.get("summary") or operation.get("description"), path
+            if method == "POST":
+                assert "requestBody" in operation, path
+        assert "get" in paths[NEWS]
+        schemas = spec["components"]["schemas"]
+        for name in ("ActionResponse", "MarketStatusResponse", "HaltView", "NewsListResponse"):
+            assert name in schemas
