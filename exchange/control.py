@@ -231,7 +231,9 @@ def shock_targets(shock: Shock, assets: dict[str, str]) -> tuple[str, ...]:
     if shock.category is not None:
         chosen = tuple(a for a, category in assets.items() if category == shock.category)
         if not chosen:
-            raise Conflict(f"No trading asset in category {shock.category}", "unknown_category")
+            raise Conflict(
+                f"No trading asset in category {shock.category}", "category_not_tradable"
+            )
         return chosen
     return tuple(assets)
 

@@ -87,7 +87,7 @@ def test_refusals_and_what_they_stop() -> None:
     assert decide(both, Resume(), "f", ctx).recheck == {"ETH", "DOGE"}, "BTC is still halted"
     with pytest.raises(Conflict) as unknown:
         decide(ControlState(), Shock(5.0, "x", category="pets"), "g", ctx)
-    assert unknown.value.code == "unknown_category"
+    assert unknown.value.code == "category_not_tradable"
 
 
 def test_a_shift_keeps_a_peg_in_its_band() -> None:
