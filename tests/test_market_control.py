@@ -20,6 +20,7 @@ import pytest
 import trio
 
 from exchange.clock import iso_ms
+from exchange.control import Halt, Pause, Resume
 from exchange.engine import Exchange, open_exchange
 from exchange.fanout import Subscription
 from exchange.passwords import hash_password
@@ -259,6 +260,40 @@ async def test_resting_orders_do_not_trigger_while_paused_and_fill_on_the_next_t
         filled = await order_status(desk, ALICE, order_id)
         assert filled["status"] == "completed"
         assert filled["filled_tick_seq"] == frame.seq == feed.seq
+        assert desk.exchange.verify() == []
+
+
+async def test_the_triggers_see_nothing_while_paused_and_every_price_after_the_resume(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    async with desk_app(tmp_path) as desk:
+        control = desk.exchange.desk
+        order = list(ASSETS)
+        empty = Frame(1, 0.0, {})
+        await control.submit(Pause("Break"), TEACHER, None)
+        frame, tradable = control.trigger_view(empty, order)
+        assert tradable == [] and frame.prices == {}
+        await control.submit(Halt("ETH", "Fork"), TEACHER, None)
+        await control.submit(Resume(), TEACHER, None)
+        # The first tick after the resume shows the triggers every price, changed or not.
+        frame, tradable = control.trigger_view(empty, order)
+        assert tradable == ["BTC", "XRP", "DOGE", "USDT"], "ETH is still halted"
+        assert frame.prices == {a: desk.market(a).price for a in tradable}
+        frame, _ = control.trigger_view(empty, order)
+        assert frame.prices == {}, "only once"
+
+
+async def test_orders_still_expire_while_paused(tmp_path: Path, autojump_clock: object) -> None:
+    async with desk_app(tmp_path) as desk:
+        body = resting_buy(desk, "BTC", -500)
+        body["expires_at"] = iso_ms(desk.exchange.clock.now_ms() + 3_000)
+        status, placed = await desk.order(ALICE, body)
+        assert status == 201
+        await desk.ok("/pause", {"reason": "Break", "freeze_prices": True})
+        await trio.sleep(5)
+        await settle()
+        expired = await order_status(desk, ALICE, placed["data"]["order_id"])
+        assert expired["status"] == "expired"
         assert desk.exchange.verify() == []
 
 
