@@ -38,6 +38,8 @@ from exchange.pricemodel import Regime
 from exchange.store import Statement, Store, Write
 
 STATUSES = ("scheduled", "done", "cancelled", "failed")
+# How long a due action waits before another try when the store refused its write.
+RETRY_SECONDS = 1.0
 
 _action_encoder = msgspec.json.Encoder()
 _action_decoder = msgspec.json.Decoder(Action)
@@ -139,8 +141,14 @@ class MarketDesk:
             with trio.move_on_at(self.clock.trio_time(due.run_at / 1000)):
                 await self._wake.wait()
                 continue
-            if self._scheduled.pop(due.action_id, None) is not None:
+            if self._scheduled.pop(due.action_id, None) is None:
+                continue
+            try:
                 await self._run(due.action, due.action_id, due.created_by, None, due)
+            except DomainError:
+                # The store could not take it (overloaded, disk full): still due, try again.
+                self._scheduled[due.action_id] = due
+                await trio.sleep(RETRY_SECONDS)
 
     # Actions
 

@@ -177,7 +177,7 @@ class Exchange:
         return Quote(self.feed.seq, market.price, market.active)
 
     def set_regime(self, regime: Regime) -> None:
-        """Switch the market regime from the next tick on."""
+        """Switch the market regime from the next tick on (unrecorded: the desk's is durable)."""
         self.feed.set_regime(regime)
 
     # Accounts
