@@ -11,6 +11,7 @@ offered to every news subscriber then. The price feed reads the state at each ti
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 import trio
@@ -80,22 +81,22 @@ class NewsItem(msgspec.Struct, frozen=True):
     created_at: int
 
 
-def _record(row: tuple[object, ...]) -> ActionRecord:
-    params = row[3]
-    assert isinstance(params, str)
+def _record(row: tuple[Any, ...]) -> ActionRecord:
+    (seq, action_id, kind, params, status, run_at, by, created_at, applied_at, *rest) = row
+    cancelled_by, cancelled_at, failure = rest
     return ActionRecord(
-        int(row[0]),  # type: ignore[call-overload]
-        str(row[1]),
-        str(row[2]),
+        seq,
+        action_id,
+        kind,
         _action_decoder.decode(params),
-        str(row[4]),
-        row[5],  # type: ignore[arg-type]
-        str(row[6]),
-        int(row[7]),  # type: ignore[call-overload]
-        row[8],  # type: ignore[arg-type]
-        row[9],  # type: ignore[arg-type]
-        row[10],  # type: ignore[arg-type]
-        row[11],  # type: ignore[arg-type]
+        status,
+        run_at,
+        by,
+        created_at,
+        applied_at,
+        cancelled_by,
+        cancelled_at,
+        failure,
     )
 
 
