@@ -5,7 +5,8 @@ path does not depend on task order), records candles, keeps the recent frames fo
 subscribers, and offers the frame to every subscriber without waiting: a subscriber whose
 bounded buffer is full is dropped and told why. Closed candles and the markets' state are
 persisted through the store; at first start 30 days of history are synthesized from the same
-seeded models.
+seeded models. Market control steers each tick through ``steering``: a shocked asset moves by
+the shock instead of a random step, a frozen one holds its price.
 """
 
 from __future__ import annotations
