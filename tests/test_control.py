@@ -96,3 +96,15 @@ def test_a_shift_keeps_a_peg_in_its_band() -> None:
     assert moved.price == math.ceil(100_000_000 * (1 - params.peg_band))
     with pytest.raises(ValueError, match="finite"):
         shift(params, initial_state(params), math.inf)
+
+
+def test_shocks_on_one_asset_add_up_in_log_price() -> None:
+    ctx = context()
+    state = decide(ControlState(), Shock(10.0, "x", asset_id="BTC"), "a", ctx).state
+    state = decide(state, Shock(-20.0, "y", category="layer-1"), "b", ctx).state
+    tick = plan(state, T0, T0 + 1.0)
+    assert tick.moves["BTC"] == pytest.approx(math.log1p(0.1) + math.log1p(-0.2))
+    assert tick.moves["ETH"] == pytest.approx(math.log1p(-0.2))
+    assert "DOGE" not in tick.moves
+    later = decide(state, Pause("p"), "c", context(T0 + 1.0)).state
+    assert later.drives == (), "finished shocks are dropped from the state"

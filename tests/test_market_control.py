@@ -307,6 +307,12 @@ async def test_pause_can_freeze_prices(tmp_path: Path, autojump_clock: object) -
             frame = await next_frame(ticks)
             assert frame.prices == {}, "nothing moves"
         assert {a: desk.market(a).price for a in ASSETS} == before
+        # A shock still moves a frozen market, and only the shocked asset.
+        deviation = desk.market("DOGE").state.deviation
+        await desk.ok("/shock", {"asset_id": "DOGE", "percent": -40, "headline": "Rug pull"})
+        frame = await next_frame(ticks)
+        assert set(frame.prices) == {"DOGE"}
+        assert desk.market("DOGE").state.deviation == pytest.approx(deviation + math.log1p(-0.4))
         await desk.ok("/resume", {})
         moved = set()
         for _ in range(5):
