@@ -1,4 +1,5 @@
-"""The audit log: security events (register, logins, logouts, IP blocks, refused tokens)."""
+"""The audit log: security events (register, logins, logouts, blocks, refused tokens) and
+market control actions (run, scheduled, cancelled, failed)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ EVENTS = (
     "logout",
     "ip_blocked",
     "ip_unblocked",
+    "login_blocked",
+    "login_unblocked",
     "token_refused",
+    "market_action",
+    "market_action_scheduled",
+    "market_action_cancelled",
+    "market_action_failed",
 )
 
 

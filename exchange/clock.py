@@ -34,6 +34,10 @@ class Clock:
         """The exchange time (unix seconds) of a moment on trio's clock."""
         return self._offset + trio_time
 
+    def trio_time(self, at: float) -> float:
+        """The moment on trio's clock of an exchange time (unix seconds)."""
+        return at - self._offset
+
     def now_ms(self) -> int:
         """Milliseconds since the unix epoch on the exchange clock."""
         return int(self.now() * 1000)

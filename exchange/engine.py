@@ -29,6 +29,7 @@ from exchange.audit import AuditEntry, audit_write, read_audit
 from exchange.cash import Limits
 from exchange.catalogue import load_catalogue
 from exchange.clock import SECONDS_PER_DAY, Clock
+from exchange.desk import MarketDesk
 from exchange.errors import NotFound, Overloaded, Rejected, UnknownUser
 from exchange.events import AccountEvents
 from exchange.ledger import find_mismatches, list_asset_entries, list_entries
@@ -73,6 +74,7 @@ class Exchange:
         )
         self._accounts: dict[str, Mailbox[Command]] = {}
         self._feed: PriceFeed | None = None
+        self._desk: MarketDesk | None = None
         self.triggers = Triggers(self._deliver)
         self._events: AccountEvents | None = None
         self._revoked: dict[str, int] = {}
@@ -91,6 +93,12 @@ class Exchange:
         """The price feed; only valid while running."""
         assert self._feed is not None, "the exchange is not running"
         return self._feed
+
+    @property
+    def desk(self) -> MarketDesk:
+        """Market control (pauses, halts, shocks, news, regimes); only valid while running."""
+        assert self._desk is not None, "the exchange is not running"
+        return self._desk
 
     @property
     def events(self) -> AccountEvents:
@@ -137,12 +145,19 @@ class Exchange:
                     frames_held=settings.frames_held,
                 ),
             )
+            desk = self._desk = MarketDesk(self._store, self.clock, self._feed)
+            desk.load()
+            self._feed.steering = desk.plan
             by_rank = [asset.asset_id for asset in self.assets]
-            self._feed.on_tick(lambda frame: self.triggers.on_tick(frame, by_rank))
+            # Paused and halted assets do not trigger; resumed ones are checked at the next tick.
+            self._feed.on_tick(
+                lambda frame: self.triggers.on_tick(*desk.trigger_view(frame, by_rank))
+            )
             for order in load_orders(self._store, "status = 'pending'", (), "ORDER BY seq"):
                 self.triggers.arm(order)
             await nursery.start(self.triggers.serve)
             await nursery.start(self._feed.serve)
+            await nursery.start(desk.serve)
             task_status.started()
             await trio.sleep_forever()
 
@@ -163,7 +178,7 @@ class Exchange:
         return Quote(self.feed.seq, market.price, market.active)
 
     def set_regime(self, regime: Regime) -> None:
-        """Switch the market regime from the next tick on."""
+        """Switch the market regime from the next tick on (unrecorded: the desk's is durable)."""
         self.feed.set_regime(regime)
 
     # Accounts
@@ -221,6 +236,7 @@ class Exchange:
 
     async def place_order(self, username: str, request: OrderRequest) -> Order:
         """Place an order; answered after its commit (filled, resting or cancelled)."""
+        self.desk.check_order(request.asset_id)
         now_ms = self.clock.now_ms()
         expires_at = request.expires_at
         if expires_at is not None and expires_at <= now_ms:

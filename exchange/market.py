@@ -15,6 +15,7 @@ from exchange.pricemodel import (
     Regime,
     initial_state,
     params_for,
+    shift,
     step,
     walk,
 )
@@ -132,6 +133,15 @@ class Market:
     ) -> list[tuple[str, Candle]]:
         """Step the model by ``dt`` seconds to time ``at``; return the candles this closed."""
         self.state = step(self.params, self.state, self.rng, dt, regime)
+        return self.record(at, self.state.price, widths)
+
+    def shift(self, at: float, move: float, widths: tuple[str, ...]) -> list[tuple[str, Candle]]:
+        """Move log price by ``move`` at time ``at`` instead of a random step (a shock)."""
+        self.state = shift(self.params, self.state, move)
+        return self.record(at, self.state.price, widths)
+
+    def hold(self, at: float, widths: tuple[str, ...]) -> list[tuple[str, Candle]]:
+        """Keep the price where it is at time ``at`` (frozen): no random step."""
         return self.record(at, self.state.price, widths)
 
     def synthesize(self, start: float, end: float) -> None:

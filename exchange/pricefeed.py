@@ -5,7 +5,8 @@ path does not depend on task order), records candles, keeps the recent frames fo
 subscribers, and offers the frame to every subscriber without waiting: a subscriber whose
 bounded buffer is full is dropped and told why. Closed candles and the markets' state are
 persisted through the store; at first start 30 days of history are synthesized from the same
-seeded models.
+seeded models. Market control steers each tick through ``steering``: a shocked asset moves by
+the shock instead of a random step, a frozen one holds its price.
 
 The feed never waits for its writes. If the store refuses one (disk full), the first tick after
 the store has taken a write again saves what may have been lost: every market's state and every
@@ -26,6 +27,7 @@ import trio
 from exchange.actor import Reply
 from exchange.catalogue import Asset
 from exchange.clock import Clock
+from exchange.control import TickPlan
 from exchange.errors import StorageUnavailable
 from exchange.fanout import SHUTTING_DOWN, Fanout, Subscription
 from exchange.market import CAPACITY, DAY, Market, SavedMarket
@@ -103,6 +105,8 @@ class PriceFeed:
         self._pruned_hour = -1
         self._ranking: Ranking | None = None
         self.stats_ticks = 0
+        # Market control's say in each tick: shocks to apply, prices to hold still.
+        self.steering: Callable[[float, float], TickPlan] | None = None
 
     # Start-up
 
@@ -218,11 +222,17 @@ class PriceFeed:
         self.stats_ticks += 1
         changed: dict[str, int] = {}
         minute_closed = False
+        steer = None if self.steering is None else self.steering(self.ticked_at, at)
         for asset_id, market in self.markets.items():
             if not market.active:
                 continue
             before = market.price
-            closed = market.advance(at, dt, self.regime, ALL_WIDTHS)
+            if steer is not None and asset_id in steer.moves:
+                closed = market.shift(at, steer.moves[asset_id], ALL_WIDTHS)
+            elif steer is not None and steer.is_frozen(asset_id):
+                closed = market.hold(at, ALL_WIDTHS)
+            else:
+                closed = market.advance(at, dt, self.regime, ALL_WIDTHS)
             if market.price != before:
                 changed[asset_id] = market.price
             for name, candle in closed:

@@ -152,9 +152,29 @@ def step(
     if peg:
         floor, cap = math.log1p(-params.peg_band), math.log1p(params.peg_band)
         deviation = min(max(deviation, floor), cap)
+    return _settle(params, deviation)
+
+
+def shift(params: ModelParams, state: ModelState, move: float) -> ModelState:
+    """The state moved by ``move`` in log price, with no random step (a market shock).
+
+    The price becomes ``reference * exp(deviation + move)``, rounded, within the same bounds
+    as any step: a peg stays in its band.
+    """
+    if not math.isfinite(move):
+        raise ValueError("move must be finite")
+    deviation = state.deviation + move
+    if params.kind == "peg":
+        floor, cap = math.log1p(-params.peg_band), math.log1p(params.peg_band)
+        deviation = min(max(deviation, floor), cap)
+    return _settle(params, deviation)
+
+
+def _settle(params: ModelParams, deviation: float) -> ModelState:
+    """The state at a log deviation: clamped, and its price rounded to 1e-8 USD."""
     deviation = min(max(deviation, -_MAX_DEVIATION), _MAX_DEVIATION)
     price = max(1, round(params.reference * math.exp(deviation)))
-    if peg:
+    if params.kind == "peg":
         # The float band edges can round one unit outside the band; the integer price must not.
         low = math.ceil(params.reference * (1 - params.peg_band))
         high = math.floor(params.reference * (1 + params.peg_band))

@@ -140,6 +140,37 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT;
     CREATE INDEX audit_log_by_event ON audit_log (event, seq);
     """,
+    # 5: market control: every action (who, when, what became of it), the control state
+    # (pause, halts, shocks in progress) and the headlines.
+    """
+    CREATE TABLE market_actions (
+        seq INTEGER PRIMARY KEY,
+        action_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        params TEXT NOT NULL,
+        status TEXT NOT NULL,
+        run_at INTEGER,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        applied_at INTEGER,
+        cancelled_by TEXT,
+        cancelled_at INTEGER,
+        failure TEXT
+    ) STRICT;
+    CREATE INDEX market_actions_by_status ON market_actions (status, seq);
+    CREATE TABLE market_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE news (
+        seq INTEGER PRIMARY KEY,
+        news_id TEXT NOT NULL UNIQUE,
+        headline TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        action_id TEXT,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    """,
 )
 
 

@@ -499,51 +499,85 @@ async def test_an_order_rate_below_one_per_second(tmp_path: Path, autojump_clock
 # Login brute-force block
 
 
-async def test_failed_logins_block_the_ip(tmp_path: Path, autojump_clock: object) -> None:
+async def test_failed_logins_block_that_username_from_that_address(
+    tmp_path: Path, autojump_clock: object
+) -> None:
     async with serving(tmp_path) as (exchange, app, client):
         await register(client, "alice_01")
-        attacker, elsewhere = "198.51.100.66", "203.0.113.10"
+        await register(client, "bob_01")
+        # A classroom: every student behind the school's one address.
+        room, elsewhere = "198.51.100.66", "203.0.113.10"
         # Format errors are not failures.
         for _ in range(6):
-            bad = await try_login(client, attacker, password="short")
+            bad = await try_login(client, room, password="short")
             assert bad.status_code == 422
         # A success before the threshold does not clear the failures so far.
-        for n in range(4):
-            if n % 2:
-                response = await try_login(client, attacker, password=WRONG_PASSWORD)
-                await assert_error(response, 401, "invalid_credentials")
-            else:
-                response = await try_login(client, attacker, username="nobody_01")
-                await assert_error(response, 404, "user_not_found")
-        assert (await try_login(client, attacker)).status_code == 200
-        fifth = await try_login(client, attacker, password=WRONG_PASSWORD)
+        for _ in range(4):
+            response = await try_login(client, room, password=WRONG_PASSWORD)
+            await assert_error(response, 401, "invalid_credentials")
+        # Another user's failures from the same address count for that user only.
+        for _ in range(4):
+            response = await try_login(client, room, username="nobody_01")
+            await assert_error(response, 404, "user_not_found")
+        assert (await try_login(client, room)).status_code == 200
+        fifth = await try_login(client, room, password=WRONG_PASSWORD)
         assert fifth.status_code == 401, "the failure that blocks still answers as a failure"
         blocked_at = exchange.clock.now()
-        assert gateway_of(app).guard.blocked() == 1
-        # Now even the right password is refused from that IP.
-        refused = await try_login(client, attacker)
-        body = await assert_error(refused, 403, "ip_blocked")
+        assert gateway_of(app).user_guard.blocked() == 1
+        assert gateway_of(app).guard.blocked() == 0, "the address itself is not blocked"
+        # Now even the right password is refused for alice from that address.
+        refused = await try_login(client, room)
+        body = await assert_error(refused, 403, "login_blocked")
         assert "300 s" in body["detail"]
         assert refused.headers["Retry-After"] == "300"
-        # Another IP logs in; that does not lift the block.
+        # Bob, behind the same address, still logs in; so does alice from elsewhere.
+        assert (await try_login(client, room, username="bob_01")).status_code == 200
         assert (await try_login(client, elsewhere)).status_code == 200
-        assert (await try_login(client, attacker)).status_code == 403
-        assert (await try_login(client, attacker, username="nobody_01")).status_code == 403
-        # Only logins are blocked: other routes from that IP work.
-        assert (await client.get(ASSETS, scope_base=peer(attacker))).status_code == 200
+        assert (await try_login(client, room)).status_code == 403
+        # nobody_01 had four failures: the fifth blocks that name too, not bob.
+        nobody = await try_login(client, room, username="nobody_01")
+        await assert_error(nobody, 404, "user_not_found")
+        nobody = await try_login(client, room, username="nobody_01")
+        await assert_error(nobody, 403, "login_blocked")
+        assert (await try_login(client, room, username="bob_01")).status_code == 200
+        # Only logins are blocked: other routes from that address work.
+        assert (await client.get(ASSETS, scope_base=peer(room))).status_code == 200
         # Still blocked just before the end, with a shorter Retry-After.
         await trio.sleep(blocked_at + 299.5 - exchange.clock.now())
-        late = await try_login(client, attacker)
-        await assert_error(late, 403, "ip_blocked")
+        late = await try_login(client, room)
+        await assert_error(late, 403, "login_blocked")
         assert late.headers["Retry-After"] == "1"
         # Blocked attempts are not failures: the block ends on time and login works.
         await trio.sleep(1.0)
-        assert (await try_login(client, attacker)).status_code == 200
-        assert gateway_of(app).guard.blocked() == 0
+        assert (await try_login(client, room)).status_code == 200
         # Counting starts afresh after a block.
         for _ in range(4):
-            await try_login(client, attacker, password=WRONG_PASSWORD)
-        assert (await try_login(client, attacker)).status_code == 200
+            await try_login(client, room, password=WRONG_PASSWORD)
+        assert (await try_login(client, room)).status_code == 200
+
+
+async def test_many_usernames_from_one_address_block_the_address(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    async with serving(tmp_path) as (_, app, client):
+        await register(client, "alice_01")
+        sprayer, elsewhere = "198.51.100.70", "203.0.113.11"
+        # Spraying: one guess each at many usernames never trips the per-username block.
+        for n in range(49):
+            response = await try_login(client, sprayer, username=f"victim_{n:02d}")
+            await assert_error(response, 404, "user_not_found")
+        assert (await try_login(client, sprayer)).status_code == 200, "49 failures: still open"
+        fiftieth = await try_login(client, sprayer, username="victim_49")
+        await assert_error(fiftieth, 404, "user_not_found")
+        assert gateway_of(app).guard.blocked() == 1
+        assert gateway_of(app).user_guard.blocked() == 0
+        # Now every username is refused from that address, and only from it.
+        refused = await try_login(client, sprayer)
+        await assert_error(refused, 403, "ip_blocked")
+        assert refused.headers["Retry-After"] == "300"
+        assert (await try_login(client, elsewhere)).status_code == 200
+        await trio.sleep(300)
+        assert (await try_login(client, sprayer)).status_code == 200
 
 
 async def test_failures_older_than_the_window_do_not_count(
@@ -561,32 +595,40 @@ async def test_failures_older_than_the_window_do_not_count(
             assert (await try_login(client, ip, password=WRONG_PASSWORD)).status_code == 401
         assert (await try_login(client, ip)).status_code == 200, "four failures in the window"
         assert (await try_login(client, ip, password=WRONG_PASSWORD)).status_code == 401
-        await assert_error(await try_login(client, ip), 403, "ip_blocked")
+        await assert_error(await try_login(client, ip), 403, "login_blocked")
 
 
 async def test_login_block_numbers_are_configurable(tmp_path: Path, autojump_clock: object) -> None:
     async with serving(
         tmp_path,
         login_max_failures=2,
+        login_max_failures_per_address=4,
         login_failure_window_seconds=10,
         login_block_seconds=30,
     ) as (_, _, client):
         await register(client, "alice_01")
+        await register(client, "bob_01")
         ip = "198.51.100.68"
         # Two failures 11 s apart: outside the 10 s window.
         assert (await try_login(client, ip, password=WRONG_PASSWORD)).status_code == 401
         await trio.sleep(11)
         assert (await try_login(client, ip, password=WRONG_PASSWORD)).status_code == 401
         assert (await try_login(client, ip)).status_code == 200
-        # Two within it: blocked for 30 s.
-        assert (await try_login(client, ip, username="nobody_01")).status_code == 404
+        # Two within it: alice is blocked for 30 s; bob is not.
+        assert (await try_login(client, ip, password=WRONG_PASSWORD)).status_code == 401
         refused = await try_login(client, ip)
-        await assert_error(refused, 403, "ip_blocked")
+        await assert_error(refused, 403, "login_blocked")
         assert refused.headers["Retry-After"] == "30"
+        assert (await try_login(client, ip, username="bob_01")).status_code == 200
         await trio.sleep(29.5)
         assert (await try_login(client, ip)).status_code == 403
         await trio.sleep(1)
         assert (await try_login(client, ip)).status_code == 200
+        # Four failures within 10 s across usernames block the address.
+        other = "198.51.100.69"
+        for name in ("nobody_01", "nobody_02", "nobody_03", "nobody_04"):
+            assert (await try_login(client, other, username=name)).status_code == 404
+        await assert_error(await try_login(client, other, username="bob_01"), 403, "ip_blocked")
 
 
 # Back-pressure, body size and the request deadline
@@ -852,7 +894,8 @@ async def test_metrics(tmp_path: Path, autojump_clock: object) -> None:
         assert metric(after, "exchange_http_requests_in_flight") == 1
         assert metric(after, "exchange_rate_limited_total", limit="ip") == 1
         assert metric(after, "exchange_rate_limited_total", limit="orders") == 1
-        assert metric(after, "exchange_blocked_ips") == 1
+        assert metric(after, "exchange_blocked_ips") == 0, "one username, not the address"
+        assert metric(after, "exchange_blocked_logins") == 1
         assert metric(after, "exchange_account_actors") == exchange.accounts_alive() == 1
         assert metric(after, "exchange_mailbox_high_water", actor="account") >= 1
         assert metric(after, "exchange_mailbox_high_water", actor="store") >= 1
@@ -873,7 +916,7 @@ async def test_metrics(tmp_path: Path, autojump_clock: object) -> None:
         # The blocked-IP gauge follows the clock.
         await trio.sleep(301)
         _, later = await scrape(client)
-        assert metric(later, "exchange_blocked_ips") == 0
+        assert metric(later, "exchange_blocked_logins") == 0
 
 
 async def test_metrics_can_be_turned_off(tmp_path: Path, autojump_clock: object) -> None:
@@ -1070,7 +1113,7 @@ async def test_security_events_are_audited(tmp_path: Path, autojump_clock: objec
         await assert_error(reused, 401, "unauthorized")
         for _ in range(5):
             await try_login(client, attacker, username="nobody_01")
-        assert (await try_login(client, attacker)).status_code == 403
+        assert (await try_login(client, attacker, username="nobody_01")).status_code == 403
         await trio.sleep(300)
         assert (await try_login(client, attacker)).status_code == 200
 
@@ -1087,8 +1130,8 @@ async def test_security_events_are_audited(tmp_path: Path, autojump_clock: objec
                 ("alice_01", home, "wrong password"),
             ],
             "logout": [("alice_01", home, "")],
-            "ip_blocked": [(None, attacker, "too many failed logins")],
-            "ip_unblocked": [(None, attacker, "block expired")],
+            "login_blocked": [("nobody_01", attacker, "too many failed logins")],
+            "login_unblocked": [("nobody_01", attacker, "block expired")],
             "token_refused": [("alice_01", home, "revoked")],
         }
         everything, total = exchange.audit_log(100, 0)
@@ -1107,8 +1150,8 @@ async def test_security_events_are_audited(tmp_path: Path, autojump_clock: objec
             assert [r["seq"] for r in page["data"]] == [e.seq for e in entries]
             assert all(r["event"] == event and r["time"].endswith("Z") for r in page["data"])
         # Ordered by sequence: the block comes after the fifth failure, the unblock later.
-        blocked = exchange.audit_log(1, 0, event="ip_blocked")[0][0]
-        unblocked = exchange.audit_log(1, 0, event="ip_unblocked")[0][0]
+        blocked = exchange.audit_log(1, 0, event="login_blocked")[0][0]
+        unblocked = exchange.audit_log(1, 0, event="login_unblocked")[0][0]
         assert unblocked.created_at - blocked.created_at >= 300_000
         # Filters and paging through the API.
         mine = await audit_rows(client, admin, username="ALICE_01", limit="2", offset="1")

@@ -19,6 +19,7 @@ PUBLIC = {
     ("get", "/api/v1/inventory/assets/{asset_id}"),
     ("get", "/api/v1/inventory/assets/{asset_id}/candles"),
     ("get", "/api/v1/inventory/assets/{asset_id}/image.svg"),
+    ("get", "/api/v1/news"),
 }
 
 

@@ -1151,7 +1151,13 @@ async def test_the_same_requests_with_a_valid_token(
         await assert_error(response, valid_status)
 
 
-PUBLIC_PREFIXES = ("/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/inventory/assets")
+# Headlines are public like the prices stream that carries them.
+PUBLIC_PREFIXES = (
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/inventory/assets",
+    "/api/v1/news",
+)
 
 
 async def test_every_protected_api_route_refuses_a_missing_or_bad_token(

@@ -1,4 +1,4 @@
-"""The admin role: bootstrapping the first admin, and the check on every admin route."""
+"""Staff roles: bootstrapping the first admin, and the role checks of admin and market routes."""
 
 from __future__ import annotations
 
@@ -27,6 +27,24 @@ def admin_only(handler: F) -> F:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if current_claims().role != "admin":
             raise ApiError(403, "forbidden", "Admin role required")
+        return await handler(*args, **kwargs)
+
+    guarded = authenticated(cast(F, wrapper))
+    setattr(guarded, AUTH_ATTRIBUTE, ADMIN)
+    return guarded
+
+
+# Market control is for whoever runs the class: teachers, and admins who may do everything.
+MARKET_ROLES = frozenset({"admin", "teacher"})
+
+
+def teacher_or_admin(handler: F) -> F:
+    """Require a valid token (401) whose role is teacher or admin (403)."""
+
+    @wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_claims().role not in MARKET_ROLES:
+            raise ApiError(403, "forbidden", "Teacher or admin role required")
         return await handler(*args, **kwargs)
 
     guarded = authenticated(cast(F, wrapper))

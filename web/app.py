@@ -22,6 +22,7 @@ from web.routes import (
     balance,
     insights,
     inventory,
+    market,
     orders,
     portfolio,
     prices,
@@ -96,8 +97,10 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
         account_stream,
         admin,
         promotions,
+        market,
     ):
         app.register_blueprint(module.blueprint)
+    app.register_blueprint(market.news_blueprint)
 
     @app.before_serving
     async def start() -> None:

@@ -64,14 +64,25 @@ class Gateway:
             if settings.order_rate_per_second > 0
             else None
         )
+        # Per address: the spraying block. Per (address, username): one user's typos.
         self.guard = LoginGuard(
+            settings.login_max_failures_per_address,
+            settings.login_failure_window_seconds,
+            settings.login_block_seconds,
+            clock,
+        )
+        self.user_guard = LoginGuard(
             settings.login_max_failures,
             settings.login_failure_window_seconds,
             settings.login_block_seconds,
             clock,
         )
         self.trusted = parse_networks(settings.trusted_proxies)
-        self.metrics = Metrics(exchange, self.guard.blocked) if settings.metrics else None
+        self.metrics = (
+            Metrics(exchange, self.guard.blocked, self.user_guard.blocked)
+            if settings.metrics
+            else None
+        )
         self.max_websockets = settings.max_websockets
         self.websockets = 0
 

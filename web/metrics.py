@@ -28,9 +28,15 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class Metrics:
     """The metrics of one app."""
 
-    def __init__(self, exchange: Exchange, blocked_ips: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        blocked_ips: Callable[[], int],
+        blocked_logins: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.blocked_ips = blocked_ips
+        self.blocked_logins = blocked_logins
         self.requests = Counter(
             "exchange_http_requests",
             "HTTP requests by route template, method and status.",
@@ -152,4 +158,9 @@ class EngineCollector(Collector):
             "exchange_blocked_ips",
             "IPs whose logins are blocked now.",
             value=self.metrics.blocked_ips(),
+        )
+        yield GaugeMetricFamily(
+            "exchange_blocked_logins",
+            "(address, username) pairs whose logins are blocked now.",
+            value=self.metrics.blocked_logins(),
         )

@@ -26,7 +26,7 @@ import msgspec
 from quart_schema import OpenAPIProvider
 from werkzeug.routing.rules import Rule
 
-from web import wire
+from web import marketwire, wire
 from web.auth import ADMIN, AUTH_ATTRIBUTE
 from web.query import QueryParam, anchored
 
@@ -127,10 +127,11 @@ def documented(
 
 
 def wire_types() -> list[type[msgspec.Struct]]:
-    """Every Struct defined in (or used by) ``web.wire``."""
+    """Every Struct defined in (or used by) ``web.wire`` and ``web.marketwire``."""
     return [
         value
-        for value in vars(wire).values()
+        for module in (wire, marketwire)
+        for value in vars(module).values()
         if inspect.isclass(value) and issubclass(value, msgspec.Struct)
     ]
 

@@ -39,7 +39,10 @@ class WebSettings:
     rate_limit_per_minute: int = 10_000
     order_rate_per_second: float = 1000.0
     trusted_proxies: str = ""
+    # Failed logins are counted per (address, username); a much higher count per address
+    # alone catches spraying many usernames, without one student's typos locking out a room.
     login_max_failures: int = 5
+    login_max_failures_per_address: int = 50
     login_failure_window_seconds: float = 300.0
     login_block_seconds: float = 300.0
     request_timeout_seconds: float = 30.0
@@ -84,6 +87,7 @@ def web_settings_from_env(db: str, host: str | None, port: int | None) -> WebSet
         order_rate_per_second=env_float("EXCHANGE_ORDER_RATE_PER_SECOND", 1000.0),
         trusted_proxies=env_str("EXCHANGE_TRUSTED_PROXIES", ""),
         login_max_failures=env_int("EXCHANGE_LOGIN_MAX_FAILURES", 5),
+        login_max_failures_per_address=env_int("EXCHANGE_LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
         login_failure_window_seconds=env_float("EXCHANGE_LOGIN_FAILURE_WINDOW_SECONDS", 300.0),
         login_block_seconds=env_float("EXCHANGE_LOGIN_BLOCK_SECONDS", 300.0),
         request_timeout_seconds=env_float("EXCHANGE_REQUEST_TIMEOUT_SECONDS", 30.0),

@@ -59,7 +59,7 @@ ASSET_FILTER = PatternQuery(
 TYPE_FILTER = ChoiceQuery("order_type", ORDER_TYPES, "Only orders of this type")
 STATUS_FILTER = ChoiceQuery("status", STATUSES, "Only orders in this status")
 PLACE_REFUSALS = {
-    409: ("duplicate_client_order_id",),
+    409: ("duplicate_client_order_id", "market_paused", "asset_halted"),
     422: (
         "insufficient_funds",
         "insufficient_holdings",

@@ -2,6 +2,7 @@
 
 Clients may narrow with ``{"action": "subscribe", "symbols": [...]}`` (``["*"]`` for all again),
 ask ``{"action": "ping"}``, and resume with ``?since=<seq>`` while the frames are still held.
+Headlines arrive as ``{"type": "news", ...}`` messages the moment they are announced.
 A client that falls behind its bounded buffer, or does not take a frame within the send
 deadline, is closed with code 4008; when the exchange stops, clients are closed with 1001;
 beyond the connection cap (``EXCHANGE_MAX_WEBSOCKETS``) a new client is closed with 1013.
@@ -15,7 +16,9 @@ import msgspec
 import trio
 from quart import Blueprint, websocket
 
-from exchange.fanout import SHUTTING_DOWN, Subscription
+from exchange.clock import iso_ms
+from exchange.desk import NewsItem
+from exchange.fanout import SHUTTING_DOWN, SLOW_CONSUMER, Subscription
 from exchange.pricefeed import Frame, PriceFeed
 from web.gateway import Gateway, gateway
 from web.query import BadInteger
@@ -87,6 +90,22 @@ class PriceClient:
             extra = {} if len(batch) == 1 else {"first_seq": batch[0].seq}
             await self.send(encode_frame(frame, "tick", self.symbols, **extra))
 
+    async def forward_news(self, news: Subscription[NewsItem]) -> None:
+        """Send every headline as it is announced."""
+        async for item in news.items:
+            await self.send(
+                message(
+                    "news",
+                    news_id=item.news_id,
+                    headline=item.headline,
+                    source=item.kind,
+                    action_id=item.action_id,
+                    time=iso_ms(item.created_at),
+                )
+            )
+        if news.dropped == SLOW_CONSUMER:
+            raise SlowClient("fell behind the headlines")
+
     async def listen(self) -> None:
         """Answer client messages; bad input gets an error message and the stream goes on."""
         while True:
@@ -155,6 +174,8 @@ async def _stream(gate: Gateway) -> None:
         return
     # Subscribe before reading the snapshot or the held frames, so no tick falls in between.
     subscription = feed.subscribe(BUFFER_FRAMES)
+    desk = app_state().exchange.desk
+    news = desk.subscribe_news(BUFFER_FRAMES)
     client = PriceClient(feed, subscription, gate)
     try:
         await client.start(since)
@@ -165,6 +186,7 @@ async def _stream(gate: Gateway) -> None:
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(listen)
+            nursery.start_soon(client.forward_news, news)
             await client.forward()
             nursery.cancel_scope.cancel()
         if subscription.dropped == SHUTTING_DOWN:
@@ -177,3 +199,4 @@ async def _stream(gate: Gateway) -> None:
         await websocket.close(SLOW_CLOSE_CODE, f"slow consumer: {group.exceptions[0]}")
     finally:
         feed.unsubscribe(subscription)
+        desk.unsubscribe_news(news)

@@ -101,7 +101,11 @@ async def register() -> Response:
 @document_request(LoginRequest)
 @document_response(TokenResponse)
 @documented(
-    errors={401: ("invalid_credentials",), 403: ("ip_blocked",), 404: ("user_not_found",)},
+    errors={
+        401: ("invalid_credentials",),
+        403: ("ip_blocked", "login_blocked"),
+        404: ("user_not_found",),
+    },
     headers={403: {"Retry-After": RETRY_AFTER}},
     busy=True,
 )
@@ -115,15 +119,23 @@ async def login() -> Response:
         raise invalid(rules.errors)
     state = app_state()
     exchange = state.exchange
-    guard = gateway().guard
+    guard, user_guard = gateway().guard, gateway().user_guard
     ip = g.client_ip
     for unblocked in guard.expired_blocks():
         await exchange.audit("ip_unblocked", None, unblocked, "block expired")
+    for pair in user_guard.expired_blocks():
+        blocked_ip, _, blocked_user = pair.rpartition(" ")
+        await exchange.audit("login_unblocked", blocked_user, blocked_ip, "block expired")
     left = guard.blocked_for(ip)
     if left:
         retry = max(1, math.ceil(left))
         detail = f"Too many failed logins from this address; try again in {retry} s"
         raise retry_later(403, "ip_blocked", detail, retry)
+    left = user_guard.blocked_for(_pair(ip, username))
+    if left:
+        retry = max(1, math.ceil(left))
+        detail = f"Too many failed logins for this username; try again in {retry} s"
+        raise retry_later(403, "login_blocked", detail, retry)
     credentials = exchange.credentials(username)
     if credentials is None:
         await _failed_login(username, ip, "unknown user")
@@ -142,8 +154,15 @@ async def login() -> Response:
 async def _failed_login(username: str, ip: str, reason: str) -> None:
     exchange = app_state().exchange
     await exchange.audit("login_failure", username, ip, reason)
+    if gateway().user_guard.fail(_pair(ip, username)):
+        await exchange.audit("login_blocked", username, ip, "too many failed logins")
     if gateway().guard.fail(ip):
         await exchange.audit("ip_blocked", None, ip, "too many failed logins")
+
+
+def _pair(ip: str, username: str) -> str:
+    """The key of one username's failures from one address (usernames have no spaces)."""
+    return f"{ip} {username}"
 
 
 @blueprint.get("/profile")
