@@ -2,6 +2,8 @@
 
     DomainError               (code, status)
     ├── Overloaded            a mailbox is full: try again later (503)
+    ├── RateLimited           too many orders for the class's rate (429, ``retry_after``)
+    ├── Forbidden             the caller may not do this (403)
     ├── NotFound              (404)
     │   └── UnknownUser
     ├── Conflict              (409)
@@ -38,6 +40,24 @@ class Overloaded(DomainError):
 
     code = "overloaded"
     status = 503
+
+
+class RateLimited(DomainError):
+    """Too many requests in a short time; ``retry_after`` seconds until the next is accepted."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
+
+
+class Forbidden(DomainError):
+    """The caller may not do this (another teacher's class, a rule of the class)."""
+
+    code = "forbidden"
+    status = 403
 
 
 class NotFound(DomainError):

@@ -14,7 +14,9 @@ STOP = ("stop_buy", "stop_sell")
 STOP_LIMIT = ("stop_limit_buy", "stop_limit_sell")
 ORDER_TYPES = MARKET + LIMIT + STOP + STOP_LIMIT
 TIME_IN_FORCE = ("gtc", "ioc", "day")
-STATUSES = ("pending", "completed", "cancelled", "expired", "rejected")
+# "review": waiting on the class teacher's review desk, its reservation held.
+STATUSES = ("pending", "review", "completed", "cancelled", "expired", "rejected")
+MAX_NOTE = 1000
 
 
 class Order(msgspec.Struct, frozen=True):
@@ -41,6 +43,8 @@ class Order(msgspec.Struct, frozen=True):
     reason: str | None
     created_at: int
     updated_at: int
+    # The student's reason for the trade, shown on the review desk.
+    note: str | None = None
 
     @property
     def is_buy(self) -> bool:
@@ -51,6 +55,11 @@ class Order(msgspec.Struct, frozen=True):
     def is_open(self) -> bool:
         """True while the order rests (or waits for its stop)."""
         return self.status == "pending"
+
+    @property
+    def in_review(self) -> bool:
+        """True while the order waits on the review desk."""
+        return self.status == "review"
 
     @property
     def waits_for_stop(self) -> bool:
@@ -69,6 +78,7 @@ class OrderRequest(msgspec.Struct, frozen=True):
     time_in_force: str = "gtc"
     expires_at: int | None = None
     client_order_id: str | None = None
+    note: str | None = None
 
     def same_as(self, order: Order) -> bool:
         """True when an existing order is this request again (an idempotent retry)."""
@@ -108,6 +118,7 @@ class OrderView(msgspec.Struct):
     fee: str
     filled_tick_seq: int | None
     reason: str | None
+    note: str | None
 
 
 def order_view(order: Order) -> OrderView:
@@ -136,4 +147,5 @@ def order_view(order: Order) -> OrderView:
         fee=format_usd(order.fee),
         filled_tick_seq=order.fill_seq,
         reason=order.reason,
+        note=order.note,
     )

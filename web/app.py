@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import trio
@@ -11,7 +12,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from exchange.engine import Exchange
-from exchange.errors import DomainError, Overloaded
+from exchange.errors import DomainError, Overloaded, RateLimited
 from web.admin import bootstrap_admin
 from web.errors import ApiError, error_response
 from web.gateway import Gateway
@@ -111,6 +112,8 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> Any:
         headers = {"Retry-After": RETRY_AFTER_SECONDS} if isinstance(error, Overloaded) else None
+        if isinstance(error, RateLimited):
+            headers = {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
         return error_response(error.status, error.code, error.message, headers)
 
     @app.errorhandler(HTTPException)

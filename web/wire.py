@@ -245,6 +245,7 @@ class OrderRequestBody(msgspec.Struct, forbid_unknown_fields=True):
     time_in_force: str = "gtc"
     expires_at: str | None = None
     client_order_id: str | None = None
+    note: str | None = None
 
 
 class OrderResponse(msgspec.Struct):
