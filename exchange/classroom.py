@@ -317,6 +317,13 @@ class Classroom:
         )
         return [str(row[0]) for row in rows]
 
+    def joined_at(self, username: str) -> int:
+        """When a student joined their class (ms); 0 when in none."""
+        row = self._store.read_one(
+            "SELECT joined_at FROM class_members WHERE username = ?", (username,)
+        )
+        return 0 if row is None else int(row[0])
+
     def is_member(self, class_id: str, username: str) -> bool:
         """True if the student is in the class."""
         row = self._store.read_one(

@@ -21,13 +21,16 @@ from web.routes import (
     account_stream,
     admin,
     balance,
+    classes,
     insights,
     inventory,
     orders,
     portfolio,
     prices,
     promotions,
+    reviews,
     service,
+    teachers,
     users,
 )
 from web.settings import VERSION, WebSettings
@@ -98,6 +101,9 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
         account_stream,
         admin,
         promotions,
+        teachers,
+        classes,
+        reviews,
     ):
         app.register_blueprint(module.blueprint)
 

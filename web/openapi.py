@@ -12,16 +12,17 @@ from typing import Any
 import msgspec
 from quart_schema import OpenAPIProvider
 
-from web import wire
+from web import classwire, wire
 
 REF_TEMPLATE = "#/components/schemas/{name}"
 
 
 def wire_types() -> list[type[msgspec.Struct]]:
-    """Every Struct defined in (or used by) ``web.wire``."""
+    """Every Struct defined in (or used by) ``web.wire`` and ``web.classwire``."""
     return [
         value
-        for value in vars(wire).values()
+        for module in (wire, classwire)
+        for value in vars(module).values()
         if inspect.isclass(value) and issubclass(value, msgspec.Struct)
     ]
 

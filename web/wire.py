@@ -21,6 +21,8 @@ class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True):
     phone: str | None = None
     date_of_birth: str | None = None
     marketing_emails_consent: bool = False
+    # A class's join code: the new student joins it (and gets its starting cash) at once.
+    class_code: str | None = None
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
