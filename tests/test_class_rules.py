@@ -72,9 +72,7 @@ async def test_no_more_than_the_allowed_share_of_equity_in_one_asset(room: Room)
     # Another asset has its own share; selling is never limited.
     status, _ = await room.order(student, **market_buy("DOGE", "1000"))
     assert status == 201
-    status, _ = await room.order(
-        student, order_type="market_sell", asset_id="ETH", quantity="0.5"
-    )
+    status, _ = await room.order(student, order_type="market_sell", asset_id="ETH", quantity="0.5")
     assert status == 201
 
 
