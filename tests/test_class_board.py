@@ -57,7 +57,7 @@ async def test_the_leaderboard_ranks_by_total_value_with_return_and_trades(room:
     teacher = await room.teacher()
     info = await room.new_class(teacher, fee_bps=100)
     ann = await room.student("student_ann", code=info["code"])
-    bob = await room.student("student_bob", code=info["code"])
+    await room.student("student_bob", code=info["code"])
     await room.order(ann, order_type="market_buy", asset_id="ETH", quantity="2")
     await room.order(ann, order_type="market_sell", asset_id="ETH", quantity="1")
     path = f"{CLASSES}/{info['class_id']}/leaderboard"
