@@ -19,6 +19,7 @@ from exchange.clock import Clock
 from exchange.errors import Conflict, NotFound, NotPending
 from exchange.ids import new_id
 from exchange.leaderboard import Board, Position, Standing
+from exchange.money import format_usd
 from exchange.orders import Order
 from exchange.state import ORDER_COLUMNS, load_orders, order_from_row
 from exchange.store import Store, Write
@@ -308,7 +309,7 @@ class Classroom:
     ) -> None:
         """Give or take one student's cash with a reason."""
         await self._call(username, AdjustCash(info.class_id, amount, reason))
-        await self.record(info.class_id, by, "adjust", username, f"{amount} cents: {reason}")
+        await self.record(info.class_id, by, "adjust", username, f"{format_usd(amount)}: {reason}")
 
     def usernames(self, class_id: str) -> list[str]:
         """The students of a class, by username."""

@@ -16,7 +16,7 @@ from decimal import Decimal
 from exchange.classroom import Classroom, Student
 from exchange.clock import iso_ms
 from exchange.leaderboard import Standing
-from exchange.money import PRICE_SCALE, QTY_SCALE
+from exchange.money import format_price, format_quantity
 from exchange.store import Store
 
 BOM = "\ufeff"
@@ -109,8 +109,12 @@ def usd(cents: int | None) -> Decimal | None:
     return None if cents is None else Decimal(cents).scaleb(-2)
 
 
-def _scaled(units: int | None, scale: int) -> Decimal | None:
-    return None if units is None else (Decimal(units) / scale).normalize()
+def _qty(units: int | None) -> Decimal | None:
+    return None if units is None else Decimal(format_quantity(units))
+
+
+def _price(units: int | None) -> Decimal | None:
+    return None if units is None else Decimal(format_price(units))
 
 
 def _time(ms: int | None) -> str | None:
@@ -174,8 +178,8 @@ def trade_rows(store: Store, class_id: str) -> list[list[Cell]]:
             order_id,
             kind,
             asset,
-            _scaled(qty, QTY_SCALE),
-            _scaled(price, PRICE_SCALE),
+            _qty(qty),
+            _price(price),
             usd(total),
             usd(fee),
             seq,
@@ -206,11 +210,11 @@ def order_rows(store: Store, class_id: str) -> list[list[Cell]]:
                 order_id,
                 kind,
                 asset,
-                _scaled(qty, QTY_SCALE),
-                _scaled(price, PRICE_SCALE),
-                _scaled(stop, PRICE_SCALE),
+                _qty(qty),
+                _price(price),
+                _price(stop),
                 status,
-                _scaled(filled, PRICE_SCALE),
+                _price(filled),
                 usd(total),
                 usd(fee),
                 seq,
