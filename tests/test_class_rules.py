@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from exchange.money import PRICE_SCALE
+from exchange.pricefeed import Frame
 from tests.class_helpers import CLASSES, Room, open_room
-from tests.trading_helpers import DEPOSIT, WITHDRAW
+from tests.trading_helpers import DEPOSIT, WITHDRAW, settle
 
 
 @pytest.fixture
@@ -127,3 +129,29 @@ async def test_an_order_note_is_kept_and_limited(room: Room) -> None:
     assert status == 422
     status, body = await room.order(student, **market_buy("ETH", "0.1"), note="x" * 1000)
     assert status == 201
+
+
+async def test_resting_orders_wait_while_the_class_is_paused(room: Room) -> None:
+    teacher = await room.teacher()
+    info = await room.new_class(teacher)
+    student = await room.student("student_01", code=info["code"])
+    _, resting = await room.order(
+        student, order_type="limit_buy", asset_id="ETH", quantity="1", price="2000"
+    )
+    order_id = resting["data"]["order_id"]
+    status_path = f"{CLASSES}/{info['class_id']}/status"
+    await room.ok("POST", status_path, teacher, {"status": "paused"})
+    exchange = room.exchange
+    crossing = 1_990 * PRICE_SCALE
+    # A tick crosses the limit while paused: the order waits, armed for the next tick.
+    exchange.triggers.on_tick(Frame(10_001, exchange.clock.now(), {"ETH": crossing}), ["ETH"])
+    await settle()
+    order = await room.ok("GET", f"/api/v1/orders/{order_id}", student)
+    assert order["data"]["status"] == "pending"
+    assert len(exchange.triggers) == 1
+    await room.ok("POST", status_path, teacher, {"status": "open"})
+    exchange.triggers.on_tick(Frame(10_002, exchange.clock.now(), {"ETH": crossing}), ["ETH"])
+    await settle()
+    order = await room.ok("GET", f"/api/v1/orders/{order_id}", student)
+    assert (order["data"]["status"], order["data"]["filled_tick_seq"]) == ("completed", 10_002)
+    assert exchange.verify() == []
