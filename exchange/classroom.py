@@ -354,13 +354,17 @@ class Classroom:
         if board is not None:
             board.update(username, position)
 
-    def leaderboard(self, class_id: str) -> list[Standing]:
-        """The ranking at the latest tick; a closed class's final ranking."""
+    def board(self, class_id: str) -> Board:
+        """The live board of a class (its students' committed positions)."""
+        return self._boards[class_id]
+
+    def leaderboard(self, class_id: str, limit: int | None = None) -> list[Standing]:
+        """The ranking at the latest tick (its first ``limit`` rows); a closed class's final one."""
         final = self._final.get(class_id)
         if final is not None:
-            return final
+            return final[:limit]
         seq, prices = self._prices()
-        return self._boards[class_id].ranking(seq, prices)
+        return self._boards[class_id].ranking(seq, prices, limit)
 
     def student_orders(
         self, username: str, since: int, statuses: tuple[str, ...] = ()

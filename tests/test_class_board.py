@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exchange.leaderboard import Board, Position, rank, return_pct
 from exchange.money import PRICE_SCALE, QTY_SCALE
@@ -53,6 +55,60 @@ def test_a_board_ranks_once_per_tick_and_change() -> None:
     assert board.ranking(2, {}) == []
 
 
+ASSETS = ("BTC", "ETH", "DOGE")
+positions_st = st.builds(
+    lambda cash, held, basis, trades: Position(
+        cash, tuple(a for a, _ in held), tuple(q for _, q in held), basis, trades
+    ),
+    st.integers(0, 10**12),
+    st.lists(
+        st.tuples(st.sampled_from(ASSETS), st.integers(0, 10**18)),
+        unique_by=lambda pair: pair[0],
+        max_size=3,
+    ),
+    st.integers(0, 10**12),
+    st.integers(0, 1000),
+)
+
+
+def naive_totals(positions: dict[str, Position], prices: dict[str, int]) -> dict[str, int]:
+    return {
+        name: p.cash
+        + sum(q * prices[a] for a, q in zip(p.assets, p.quantities, strict=True))
+        // (QTY_SCALE * PRICE_SCALE // 100)
+        for name, p in positions.items()
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(("ann", "bob", "cid", "dee")), st.none() | positions_st),
+        max_size=30,
+    ),
+    st.fixed_dictionaries({a: st.integers(0, 10**16) for a in ASSETS}),
+)
+def test_the_packed_board_agrees_with_plain_arithmetic(
+    changes: list[tuple[str, Position | None]], prices: dict[str, int]
+) -> None:
+    board = Board()
+    expected: dict[str, Position] = {}
+    for seq, (name, position) in enumerate(changes):
+        board.update(name, position)
+        if position is None:
+            expected.pop(name, None)
+        else:
+            expected[name] = position
+        rows = board.ranking(seq, prices)
+        totals = naive_totals(expected, prices)
+        assert {r.username: r.total_value for r in rows} == totals
+        assert [r.total_value for r in rows] == sorted(totals.values(), reverse=True)
+        for row in rows:
+            assert row.rank == 1 + sum(1 for t in totals.values() if t > row.total_value)
+            assert row.holdings_value == row.total_value - row.cash
+            assert row.pnl == row.total_value - expected[row.username].basis
+
+
 async def test_the_leaderboard_ranks_by_total_value_with_return_and_trades(room: Room) -> None:
     teacher = await room.teacher()
     info = await room.new_class(teacher, fee_bps=100)
@@ -88,6 +144,8 @@ async def test_the_leaderboard_ranks_by_total_value_with_return_and_trades(room:
             "trades": 2,
         },
     ]
+    top = await room.ok("GET", f"{path}?limit=1", teacher)
+    assert top["data"] == board["data"][:1]
     # Students see it while the class allows.
     assert (await room.ok("GET", path, ann))["data"] == board["data"]
     await room.ok(

@@ -52,6 +52,7 @@ from web.classwire import (
     StudentView,
 )
 from web.errors import ApiError, FieldError, field_error, invalid
+from web.query import int_param
 from web.reply import json_response
 from web.state import app_state
 from web.validation import USERNAME
@@ -186,7 +187,10 @@ async def set_status(class_id: str) -> Response:
 @document_response(LeaderboardResponse)
 @authenticated
 async def leaderboard(class_id: str) -> Response:
-    """The ranking by total value; students of the class see it only when the class allows."""
+    """The ranking by total value (``limit``: the first rows only, e.g. a projector's top ten).
+
+    Students of the class see it only when the class allows; its teacher and admins always.
+    """
     exchange = app_state().exchange
     classroom = exchange.classroom
     claims = current_claims()
@@ -198,7 +202,8 @@ async def leaderboard(class_id: str) -> Response:
             raise Forbidden("The teacher has hidden this leaderboard", "leaderboard_hidden")
     else:
         info = owned_class(class_id)
-    rows = [standing_view(row) for row in classroom.leaderboard(class_id)]
+    limit = int_param("limit", 0, 0, 100_000) or None
+    rows = [standing_view(row) for row in classroom.leaderboard(class_id, limit)]
     final = info.status == "closed"
     return json_response(LeaderboardResponse(class_id, info.status, final, exchange.feed.seq, rows))
 
