@@ -225,3 +225,21 @@ async def test_trading_outside_the_window_is_refused(room: Room) -> None:
             headers, order_type="market_buy", asset_id="ETH", quantity="1"
         )
         assert (status, body["code"]) == (409, "outside_trading_window")
+
+
+async def test_rules_can_be_replaced_until_the_class_closes(room: Room) -> None:
+    teacher = await room.teacher()
+    info = await room.new_class(teacher)
+    student = await room.student("student_01", code=info["code"])
+    path = f"{CLASSES}/{info['class_id']}/rules"
+    updated = await room.ok("PUT", path, teacher, {"max_order_value": "100", "fee_bps": 25})
+    assert updated["data"]["rules"]["max_order_value"] == "100.00"
+    # Fields left out take their default.
+    assert updated["data"]["rules"]["starting_cash"] == "10000.00"
+    status, body = await room.order(student, order_type="market_buy", asset_id="ETH", quantity="1")
+    assert (status, body["code"]) == (422, "order_value_exceeded")
+    status, body = await room.call("PUT", path, teacher, {"fee_bps": -1})
+    assert (status, body["detail"][0]["loc"]) == (422, ["body", "fee_bps"])
+    await room.ok("POST", f"{CLASSES}/{info['class_id']}/status", teacher, {"status": "closed"})
+    status, body = await room.call("PUT", path, teacher, {"fee_bps": 1})
+    assert (status, body["code"]) == (409, "class_closed")
