@@ -203,7 +203,9 @@ def decide(change: Change, command: Command, ctx: AccountContext) -> object:
         return membership.adjust(change, command.amount, command.reason)
     order = state.open_orders.get(command.order_id)
     quote = None
-    if command.decision == "approved" and order is not None:
+    if command.decision == "approved" and order is not None and order.in_review:
+        # An approved order trades now, so the class must be trading (rejecting always works).
+        classes.check_trading(info, change.now)
         quote = ctx.quote(order.asset_id)
     rules = _rules(info, ctx)
     return review.decide(

@@ -12,6 +12,7 @@ import pytest
 from exchange.exports import safe_cell, to_csv
 from tests.class_helpers import CLASSES, Headers, Room, open_room
 from tests.conftest import login
+from web.routes.classes import generated_password
 
 
 @pytest.fixture
@@ -183,6 +184,7 @@ async def test_generated_logins_are_shown_once_and_join_the_class(room: Room) ->
     assert rows[0] == ["username", "password"]
     assert [r[0] for r in rows[1:]] == ["period3_02", "period3_03", "period3_04"]
     assert len({r[1] for r in rows[1:]}) == 3
+    assert all(r[1][0].isalpha() for r in rows[1:])
     for username, password in rows[1:]:
         answer = await room.client.post(
             "/api/v1/auth/login", json={"username": username, "password": password}
@@ -202,3 +204,10 @@ async def test_generated_logins_are_shown_once_and_join_the_class(room: Room) ->
     )
     assert status == 422
     assert {tuple(e["loc"]) for e in body["detail"]} == {("body", "count"), ("body", "prefix")}
+
+
+def test_generated_passwords_never_need_the_formula_guard() -> None:
+    for _ in range(2000):
+        password = generated_password()
+        assert safe_cell(password) == password
+        assert len(password) == 16

@@ -78,6 +78,14 @@ async def test_approve_executes_as_it_would_have_and_reject_releases(room: Room)
     _, rejected = await room.order(
         bob, order_type="market_buy", asset_id="ETH", quantity="2", note="all in"
     )
+    # While the class is paused nothing trades, approved or not.
+    status_path = f"{CLASSES}/{info['class_id']}/status"
+    await room.ok("POST", status_path, teacher, {"status": "paused"})
+    status, body = await room.call(
+        "POST", f"{desk}/{market['data']['order_id']}/approve", teacher, {}
+    )
+    assert (status, body["code"]) == (409, "class_paused")
+    await room.ok("POST", status_path, teacher, {"status": "open"})
     token = ann["Authorization"].removeprefix("Bearer ")
     async with room.client.websocket(f"/ws/account?token={token}") as ws:
         approved = await room.ok(
