@@ -231,6 +231,10 @@ async def test_adjusting_cash_moves_the_basis_with_a_reason(room: Room) -> None:
     ]
     board = (await room.ok("GET", f"{CLASSES}/{info['class_id']}/leaderboard", teacher))["data"]
     assert (board[0]["basis"], board[0]["pnl"]) == ("1200.50", "0.00")
+    only = await room.ok(
+        "GET", "/api/v1/balance/transactions?transaction_type=class_adjustment", student
+    )
+    assert len(only["transactions"]) == 2
     status, body = await room.call("POST", base, teacher, {"amount": "-5000", "reason": "x"})
     assert (status, body["code"]) == (422, "insufficient_funds")
     status, body = await room.call("POST", base, teacher, {"amount": "0", "reason": " "})

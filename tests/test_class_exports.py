@@ -58,6 +58,7 @@ def test_cells_that_would_run_as_formulas_are_quoted() -> None:
 async def test_every_export_has_its_columns_and_escapes_hostile_text(room: Room) -> None:
     teacher = await room.teacher()
     info = await room.new_class(teacher, review_above="3000", fee_bps=100)
+    await room.ok("POST", CLASSES, teacher, {"name": '=cmd|"/C calc"!A0', "rules": {}}, 201)
     base = f"{CLASSES}/{info['class_id']}"
     hostile_note = '=HYPERLINK("http://evil.example","click"), "quoted"\nsecond line'
     ann = await room.student(
@@ -161,6 +162,15 @@ async def test_every_export_has_its_columns_and_escapes_hostile_text(room: Room)
     actions = await download(room, teacher, f"{base}/exports/actions.csv")
     assert actions[0] == ["time", "source", "actor", "action", "username", "detail"]
     assert [row[3] for row in actions[1:]] == ["created", "open", "joined", "adjust"]
+    assert actions[1][5] == "Economics 101"
+    # The other class's hostile name is in its own log, quoted.
+    [other] = [
+        c for c in (await room.ok("GET", CLASSES, teacher))["data"] if c["name"] != "Economics 101"
+    ]
+    other_actions = await download(
+        room, teacher, f"{CLASSES}/{other['class_id']}/exports/actions.csv"
+    )
+    assert other_actions[1][5] == '\'=cmd|"/C calc"!A0'
     # A detail starting with '-' is quoted like any other text cell.
     assert actions[-1][5] == "'-1.00: -fine"
 

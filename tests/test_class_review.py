@@ -13,6 +13,7 @@ import pytest
 import trio
 
 from tests.class_helpers import CLASSES, Headers, Room, open_room
+from tests.conftest import login
 
 
 @pytest.fixture
@@ -167,3 +168,27 @@ async def test_the_queue_filters_by_status_and_searches_usernames(room: Room) ->
         "POST", f"{CLASSES}/{other['class_id']}/reviews/{first}/approve", teacher, {}
     )
     assert (status, body["code"]) == (404, "order_not_found")
+
+
+async def test_a_held_order_survives_a_restart_and_can_be_approved(tmp_path: Path) -> None:
+    async with open_room(tmp_path) as room:
+        teacher = await room.teacher()
+        info = await room.new_class(teacher, review_above="100")
+        student = await room.student("student_01", code=info["code"])
+        _, held = await room.order(
+            student, order_type="limit_buy", asset_id="ETH", quantity="1", price="3000"
+        )
+        order_id = held["data"]["order_id"]
+    async with open_room(tmp_path) as room:
+        teacher = await login(room.client, "teacher_01")
+        student = await login(room.client, "student_01")
+        assert (await balance(room, student))["available_balance"] == "7000.00"
+        desk = f"{CLASSES}/{info['class_id']}/reviews"
+        approved = await room.ok("POST", f"{desk}/{order_id}/approve", teacher, {})
+        # Marketable on approval: it fills at the current price, not its limit.
+        assert (approved["data"]["status"], approved["data"]["filled_price"]) == (
+            "completed",
+            "2480",
+        )
+        assert (await balance(room, student))["available_balance"] == "7520.00"
+        assert room.exchange.verify() == []

@@ -33,6 +33,9 @@ TRANSACTION_TYPES = (
     "fee",
     "red_pocket",
     "adjustment",
+    "class_grant",
+    "class_reset",
+    "class_adjustment",
 )
 
 _amount_body = BodyDecoder(AmountRequest)
