@@ -225,26 +225,33 @@ class Classroom:
         classes.check_transition(info.status, status)
         now = self._clock.now_ms()
         updated = msgspec.structs.replace(info, status=status, updated_at=now)
-        # The new status applies at once (a closing class takes no order while it closes).
+        # The new status applies at once (a closing class takes no order while it closes);
+        # if it cannot be recorded, the class goes back to what the database says.
         self._classes[info.class_id] = updated
-        final = None
-        if status == "closed":
-            await self._cancel_open_orders(info.class_id, "the class closed")
-            ranking = self.leaderboard(info.class_id)
-            final = _encoder.encode(ranking).decode()
-            self._final[info.class_id] = ranking
-        await self._store.write(
-            Write(
-                [
-                    (
-                        "UPDATE classes SET status = ?, updated_at = ?, "
-                        "final_ranking = COALESCE(?, final_ranking) WHERE class_id = ?",
-                        (status, now, final, info.class_id),
-                    ),
-                    self._action(info.class_id, by, status, None, f"{info.status} -> {status}"),
-                ]
+        ranking: list[Standing] = []
+        try:
+            final = None
+            if status == "closed":
+                await self._cancel_open_orders(info.class_id, "the class closed")
+                ranking = self.leaderboard(info.class_id)
+                final = _encoder.encode(ranking).decode()
+            await self._store.write(
+                Write(
+                    [
+                        (
+                            "UPDATE classes SET status = ?, updated_at = ?, "
+                            "final_ranking = COALESCE(?, final_ranking) WHERE class_id = ?",
+                            (status, now, final, info.class_id),
+                        ),
+                        self._action(info.class_id, by, status, None, f"{info.status} -> {status}"),
+                    ]
+                )
             )
-        )
+        except BaseException:
+            self._classes[info.class_id] = info
+            raise
+        if status == "closed":
+            self._final[info.class_id] = ranking
         return updated
 
     async def _cancel_open_orders(self, class_id: str, reason: str) -> None:
