@@ -56,6 +56,8 @@ class Change:
         self.orders: dict[str, Order] = {}
         self.holdings: set[str] = set()
         self.events: list[Event] = []
+        # Further rows of the same transaction (class membership, the review desk).
+        self.extra: list[Statement] = []
         self._cash_moved = False
 
     def move_cash(
@@ -91,9 +93,15 @@ class Change:
         self._cash_moved = True
 
     def move_asset(
-        self, asset_id: str, quantity: int, price: int, total: int, order_id: str
+        self,
+        asset_id: str,
+        quantity: int,
+        price: int,
+        total: int,
+        order_id: str,
+        kind: str | None = None,
     ) -> None:
-        """Add (or take) a quantity of an asset, with its ledger row."""
+        """Add (or take) a quantity of an asset, with its ledger row (BUY/SELL unless ``kind``)."""
         holding = self.state.holding(asset_id, self.now)
         holding.quantity += quantity
         holding.updated_at = self.now
@@ -103,7 +111,7 @@ class Change:
                 username=self.state.username,
                 asset_id=asset_id,
                 order_id=order_id,
-                transaction_type="BUY" if quantity > 0 else "SELL",
+                transaction_type=kind or ("BUY" if quantity > 0 else "SELL"),
                 quantity=quantity,
                 price=price,
                 total=total,
@@ -127,7 +135,7 @@ class Change:
 
     def save_order(self, order: Order, event: str | None) -> Order:
         """Record an order's new state (kept open or closed in the state) and its event."""
-        if order.is_open:
+        if order.is_open or order.in_review:
             self.state.open_orders[order.order_id] = order
         else:
             self.state.open_orders.pop(order.order_id, None)
@@ -220,6 +228,7 @@ class Change:
                 )
             )
         statements.extend(_order_statement(order) for order in self.orders.values())
+        statements.extend(self.extra)
         statements.append(
             (
                 "UPDATE accounts SET cash = ?, reserved = ?, event_seq = ?, updated_at = ? "
@@ -235,7 +244,8 @@ def _order_statement(order: Order) -> Statement:
         "INSERT INTO orders (order_id, username, client_order_id, order_type, asset_id, quantity, "
         "price, stop_price, time_in_force, expires_at, status, triggered, reserved_cash, "
         "reserved_quantity, filled_price, total_amount, fee, fill_seq, reason, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "updated_at, note) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, "
         "triggered = excluded.triggered, reserved_cash = excluded.reserved_cash, "
         "reserved_quantity = excluded.reserved_quantity, filled_price = excluded.filled_price, "
@@ -263,5 +273,6 @@ def _order_statement(order: Order) -> Statement:
             order.reason,
             order.created_at,
             order.updated_at,
+            order.note,
         ),
     )

@@ -28,6 +28,7 @@ from exchange.actor import Mailbox, Reply, open_mailbox
 from exchange.audit import AuditEntry, audit_write, read_audit
 from exchange.cash import Limits
 from exchange.catalogue import load_catalogue
+from exchange.classroom import Classroom
 from exchange.clock import SECONDS_PER_DAY, Clock
 from exchange.desk import MarketDesk
 from exchange.errors import NotFound, Overloaded, Rejected, UnknownUser
@@ -81,6 +82,8 @@ class Exchange:
         self._store: Store | None = None
         self._nursery: trio.Nursery | None = None
         self._context: AccountContext | None = None
+        self._classroom: Classroom | None = None
+        self._prices_at: tuple[int, dict[str, int]] = (-1, {})
 
     @property
     def store(self) -> Store:
@@ -101,6 +104,12 @@ class Exchange:
         return self._desk
 
     @property
+    def classroom(self) -> Classroom:
+        """The classes of this market; only valid while running."""
+        assert self._classroom is not None, "the exchange is not running"
+        return self._classroom
+
+    @property
     def events(self) -> AccountEvents:
         """The account event streams; only valid while running."""
         assert self._events is not None, "the exchange is not running"
@@ -112,6 +121,8 @@ class Exchange:
         settings = self.settings
         self._store = Store(settings.db, settings.synchronous, settings.store_inbox_size)
         self._events = AccountEvents(self._store)
+        self._classroom = Classroom(self._store, self.clock, self.prices, self._call)
+        self._classroom.load()
         self._context = AccountContext(
             store=self._store,
             clock=self.clock,
@@ -124,6 +135,9 @@ class Exchange:
             disarm=self.triggers.disarm,
             publish=self._events.publish,
             retire=self._retire,
+            class_info=self._classroom.info,
+            categories={asset.asset_id: asset.category for asset in self.assets},
+            standing=self._classroom.standing,
         )
         now = self.clock.now()
         self._revoked = dict(
@@ -176,6 +190,13 @@ class Exchange:
         if market is None:
             raise Rejected(f"Unknown asset '{asset_id}'", "unknown_asset")
         return Quote(self.feed.seq, market.price, market.active)
+
+    def prices(self) -> tuple[int, dict[str, int]]:
+        """The latest tick's number and every asset's price at it (made once per tick)."""
+        feed = self.feed
+        if self._prices_at[0] != feed.seq:
+            self._prices_at = (feed.seq, {a: m.price for a, m in feed.markets.items()})
+        return self._prices_at
 
     def set_regime(self, regime: Regime) -> None:
         """Switch the market regime from the next tick on (unrecorded: the desk's is durable)."""

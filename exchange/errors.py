@@ -4,6 +4,8 @@
     ├── Overloaded            a mailbox is full: try again later (503)
     ├── StorageUnavailable    the database refused a commit (disk full, I/O error, locked):
     │                         nothing of the write was kept; try again later (503)
+    ├── RateLimited           too many orders for the class's rate (429, ``retry_after``)
+    ├── Forbidden             the caller may not do this (403)
     ├── NotFound              (404)
     │   └── UnknownUser
     ├── Conflict              (409)
@@ -51,6 +53,24 @@ class StorageUnavailable(DomainError):
     code = "storage_unavailable"
     status = 503
     retry_after = 5.0
+
+
+class RateLimited(DomainError):
+    """Too many requests in a short time; ``retry_after`` seconds until the next is accepted."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
+
+
+class Forbidden(DomainError):
+    """The caller may not do this (another teacher's class, a rule of the class)."""
+
+    code = "forbidden"
+    status = 403
 
 
 class NotFound(DomainError):

@@ -92,7 +92,7 @@ def _reservation_mismatches(conn: sqlite3.Connection) -> list[str]:
     problems = []
     for username, reserved, cash, open_sum in conn.execute(
         "SELECT a.username, a.reserved, a.cash, (SELECT COALESCE(SUM(reserved_cash), 0) "
-        "FROM orders o WHERE o.username = a.username AND o.status = 'pending') "
+        "FROM orders o WHERE o.username = a.username AND o.status IN ('pending', 'review')) "
         "FROM accounts a ORDER BY a.username"
     ):
         if reserved != open_sum:
@@ -102,7 +102,7 @@ def _reservation_mismatches(conn: sqlite3.Connection) -> list[str]:
     for username, asset_id, reserved, open_sum in conn.execute(
         "SELECT h.username, h.asset_id, h.reserved, (SELECT COALESCE(SUM(reserved_quantity), 0) "
         "FROM orders o WHERE o.username = h.username AND o.asset_id = h.asset_id "
-        "AND o.status = 'pending') FROM holdings h ORDER BY h.username, h.asset_id"
+        "AND o.status IN ('pending', 'review')) FROM holdings h ORDER BY h.username, h.asset_id"
     ):
         if reserved != open_sum:
             problems.append(f"{username}: {asset_id} reserved {reserved} != open orders {open_sum}")

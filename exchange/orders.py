@@ -31,7 +31,9 @@ TYPE_FIELDS = {
     )
     for kind in ORDER_TYPES
 }
-STATUSES = ("pending", "completed", "cancelled", "expired", "rejected")
+# "review": waiting on the class teacher's review desk, its reservation held.
+STATUSES = ("pending", "review", "completed", "cancelled", "expired", "rejected")
+MAX_NOTE = 1000
 
 
 class Order(msgspec.Struct, frozen=True):
@@ -58,6 +60,8 @@ class Order(msgspec.Struct, frozen=True):
     reason: str | None
     created_at: int
     updated_at: int
+    # The student's reason for the trade, shown on the review desk.
+    note: str | None = None
 
     @property
     def is_buy(self) -> bool:
@@ -68,6 +72,11 @@ class Order(msgspec.Struct, frozen=True):
     def is_open(self) -> bool:
         """True while the order rests (or waits for its stop)."""
         return self.status == "pending"
+
+    @property
+    def in_review(self) -> bool:
+        """True while the order waits on the review desk."""
+        return self.status == "review"
 
     @property
     def waits_for_stop(self) -> bool:
@@ -86,6 +95,7 @@ class OrderRequest(msgspec.Struct, frozen=True):
     time_in_force: str = "gtc"
     expires_at: int | None = None
     client_order_id: str | None = None
+    note: str | None = None
 
     def same_as(self, order: Order) -> bool:
         """True when an existing order is this request again (an idempotent retry)."""
@@ -131,6 +141,7 @@ class OrderView(msgspec.Struct):
     fee: str
     filled_tick_seq: int | None
     reason: str | None
+    note: str | None
 
 
 def order_view(order: Order) -> OrderView:
@@ -159,4 +170,5 @@ def order_view(order: Order) -> OrderView:
         fee=format_usd(order.fee),
         filled_tick_seq=order.fill_seq,
         reason=order.reason,
+        note=order.note,
     )

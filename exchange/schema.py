@@ -171,6 +171,53 @@ MIGRATIONS: tuple[str, ...] = (
         created_at INTEGER NOT NULL
     ) STRICT;
     """,
+    # 6: classes: rules and lifecycle, one class per student, order notes and the review desk.
+    """
+    CREATE TABLE classes (
+        class_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        teacher TEXT NOT NULL REFERENCES users (username),
+        code TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        final_ranking TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX classes_by_teacher ON classes (teacher, created_at);
+    CREATE TABLE class_members (
+        username TEXT PRIMARY KEY REFERENCES users (username),
+        class_id TEXT NOT NULL REFERENCES classes (class_id),
+        basis INTEGER NOT NULL,
+        trades INTEGER NOT NULL,
+        joined_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX class_members_by_class ON class_members (class_id, username);
+    CREATE TABLE class_actions (
+        seq INTEGER PRIMARY KEY,
+        class_id TEXT NOT NULL REFERENCES classes (class_id),
+        created_at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        username TEXT,
+        detail TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX class_actions_by_class ON class_actions (class_id, seq);
+    ALTER TABLE orders ADD COLUMN note TEXT;
+    CREATE TABLE order_reviews (
+        seq INTEGER PRIMARY KEY,
+        order_id TEXT NOT NULL UNIQUE,
+        class_id TEXT NOT NULL REFERENCES classes (class_id),
+        username TEXT NOT NULL REFERENCES users (username),
+        status TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        note TEXT,
+        decided_by TEXT,
+        decided_at INTEGER,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX order_reviews_by_class ON order_reviews (class_id, status, seq);
+    """,
 )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from exchange.classes import Membership
 from exchange.clock import day_of_ms
 from exchange.orders import Order
 from exchange.store import Chain, Store
@@ -15,7 +16,7 @@ WITHDRAW_TYPES = ("withdraw",)
 ORDER_COLUMNS = (
     "order_id, username, client_order_id, order_type, asset_id, quantity, price, stop_price, "
     "time_in_force, expires_at, status, triggered, reserved_cash, reserved_quantity, "
-    "filled_price, total_amount, fee, fill_seq, reason, created_at, updated_at"
+    "filled_price, total_amount, fee, fill_seq, reason, created_at, updated_at, note"
 )
 
 
@@ -93,6 +94,8 @@ class AccountState:
     client_orders: dict[str, Order] = field(default_factory=dict)
     # The writes this state's changes were handed to the store on; broken when one failed.
     chain: Chain = field(default_factory=Chain)
+    # The student's class, if any (at most one).
+    member: Membership | None = None
 
     @property
     def available(self) -> int:
@@ -152,7 +155,15 @@ def load_account(store: Store, username: str, now_ms: int) -> AccountState | Non
         (username,),
     ):
         state.holdings[asset_id] = Holding(asset_id, quantity, reserved, cost, created, updated)
-    for order in load_orders(store, "username = ? AND status = 'pending'", (username,)):
+    joined = store.read_one(
+        "SELECT class_id, basis, trades, joined_at FROM class_members WHERE username = ?",
+        (username,),
+    )
+    if joined is not None:
+        state.member = Membership(str(joined[0]), int(joined[1]), int(joined[2]), int(joined[3]))
+    for order in load_orders(
+        store, "username = ? AND status IN ('pending', 'review')", (username,)
+    ):
         state.open_orders[order.order_id] = order
     return state
 

@@ -46,6 +46,16 @@ class Quote(NamedTuple):
 
 def place(change: Change, request: OrderRequest, quote: Quote, rules: Rules) -> Order:
     """Accept a new order: fill it now if it can fill now, else rest it with its reservation."""
+    return proceed(change, new_order(change, request, quote, rules), quote, rules)
+
+
+def order_value(request: OrderRequest, quote: Quote) -> int:
+    """What an order is worth for the order-value cap and the review desk, in cents."""
+    return cost_cents(request.quantity, _value_price(request, quote))
+
+
+def new_order(change: Change, request: OrderRequest, quote: Quote, rules: Rules) -> Order:
+    """A checked new order, not yet saved: tradable asset, sane quantity, within the value cap."""
     kind = request.order_type
     if not quote.active:
         raise Rejected(f"Asset {request.asset_id} is not available for trading", "asset_inactive")
@@ -54,8 +64,7 @@ def place(change: Change, request: OrderRequest, quote: Quote, rules: Rules) -> 
         raise Rejected(
             f"Quantity must be at most {format_quantity(MAX_QUANTITY)}", "invalid_quantity"
         )
-    level = _value_price(request, quote)
-    value = cost_cents(request.quantity, level)
+    value = order_value(request, quote)
     if value > rules.max_order_value:
         raise Rejected(
             f"Order value ${format_usd(value)} exceeds the maximum of "
@@ -84,7 +93,13 @@ def place(change: Change, request: OrderRequest, quote: Quote, rules: Rules) -> 
         reason=None,
         created_at=change.now,
         updated_at=change.now,
+        note=request.note,
     )
+    return order
+
+
+def proceed(change: Change, order: Order, quote: Quote, rules: Rules) -> Order:
+    """Take a checked order on: fill it if it can fill now, else rest it (or cancel an IOC)."""
     if order.waits_for_stop and _stop_reached(order, quote.price):
         order = msgspec.structs.replace(order, triggered=True)
     if _fills_now(order, quote.price):
@@ -96,7 +111,7 @@ def place(change: Change, request: OrderRequest, quote: Quote, rules: Rules) -> 
             order, status="cancelled", reason="immediate-or-cancel: not marketable on arrival"
         )
         return change.save_order(cancelled, "cancelled")
-    return change.save_order(_reserve(change, order, rules), "new")
+    return change.save_order(reserve(change, order, rules), "new")
 
 
 def _value_price(request: OrderRequest, quote: Quote) -> int:
@@ -156,10 +171,11 @@ def _check_can_fill(change: Change, order: Order, price: int, rules: Rules) -> N
             )
 
 
-def _reserve(change: Change, order: Order, rules: Rules) -> Order:
-    """Promise cash (buys, at the worst price the order accepts) or quantity (sells)."""
+def reserve(change: Change, order: Order, rules: Rules, level: int | None = None) -> Order:
+    """Promise cash (buys, at ``level`` or the worst price the order accepts) or quantity."""
     if order.is_buy:
-        level = order.price if order.order_type in LIMIT + STOP_LIMIT else order.stop_price
+        if level is None:
+            level = order.price if order.order_type in LIMIT + STOP_LIMIT else order.stop_price
         assert level is not None
         cost, fee = _buy_cost(order.quantity, level, rules)
         if cost + fee > change.state.available:
@@ -174,7 +190,8 @@ def _reserve(change: Change, order: Order, rules: Rules) -> Order:
     return msgspec.structs.replace(order, reserved_quantity=order.quantity)
 
 
-def _release(change: Change, order: Order) -> Order:
+def release(change: Change, order: Order) -> Order:
+    """Give back what an open order holds (cash or quantity); the order is returned bare."""
     if order.reserved_cash:
         change.reserve_cash(-order.reserved_cash)
     if order.reserved_quantity:
@@ -185,7 +202,7 @@ def _release(change: Change, order: Order) -> Order:
 def execute(change: Change, order: Order, quote: Quote, rules: Rules) -> Order:
     """Fill a whole order at the quote's price; the caller has checked that it can."""
     price = quote.price
-    order = _release(change, order)
+    order = release(change, order)
     qty = order.quantity
     if order.is_buy:
         cost, fee = _buy_cost(qty, price, rules)
@@ -238,6 +255,6 @@ def trigger(change: Change, order: Order, quote: Quote, rules: Rules) -> Order:
 
 def close(change: Change, order: Order, status: str, reason: str) -> Order:
     """End an open order (cancelled, expired or rejected), releasing its reservation."""
-    order = _release(change, order)
+    order = release(change, order)
     ended = msgspec.structs.replace(order, status=status, reason=reason, updated_at=change.now)
     return change.save_order(ended, status)

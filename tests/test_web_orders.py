@@ -39,6 +39,7 @@ VIEW_FIELDS = {
     "fee",
     "filled_tick_seq",
     "reason",
+    "note",
 }
 
 

@@ -20,6 +20,7 @@ from web.routes import (
     account_stream,
     admin,
     balance,
+    classes,
     insights,
     inventory,
     market,
@@ -27,7 +28,9 @@ from web.routes import (
     portfolio,
     prices,
     promotions,
+    reviews,
     service,
+    teachers,
     users,
 )
 from web.settings import VERSION, WebSettings
@@ -98,6 +101,9 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
         admin,
         promotions,
         market,
+        teachers,
+        classes,
+        reviews,
     ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(market.news_blueprint)

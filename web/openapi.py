@@ -26,7 +26,7 @@ import msgspec
 from quart_schema import OpenAPIProvider
 from werkzeug.routing.rules import Rule
 
-from web import marketwire, wire
+from web import classwire, marketwire, wire
 from web.auth import ADMIN, AUTH_ATTRIBUTE
 from web.query import QueryParam, anchored
 
@@ -127,10 +127,10 @@ def documented(
 
 
 def wire_types() -> list[type[msgspec.Struct]]:
-    """Every Struct defined in (or used by) ``web.wire`` and ``web.marketwire``."""
+    """Every Struct defined in (or used by) the wire modules (``web.wire``, market, class)."""
     return [
         value
-        for module in (wire, marketwire)
+        for module in (wire, marketwire, classwire)
         for value in vars(module).values()
         if inspect.isclass(value) and issubclass(value, msgspec.Struct)
     ]

@@ -26,8 +26,11 @@ TRANSACTION_TYPES = (
     "fee",
     "red_pocket",
     "adjustment",
+    "class_grant",
+    "class_reset",
+    "class_adjustment",
 )
-ROLES = ("customer", "admin")
+ROLES = ("customer", "teacher", "admin")
 
 Username = Annotated[str, documented_as(pattern="^[A-Za-z0-9_]{6,30}$")]
 Password = Annotated[
@@ -91,6 +94,8 @@ class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone | None = None
     date_of_birth: BirthDate | None = None
     marketing_emails_consent: bool = False
+    # A class's join code: the new student joins it (and gets its starting cash) at once.
+    class_code: str | None = None
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -315,6 +320,7 @@ class OrderRequestBody(msgspec.Struct, forbid_unknown_fields=True):
     time_in_force: Annotated[str, documented_as(enum=list(TIME_IN_FORCE))] = "gtc"
     expires_at: Annotated[str, documented_as(format="date-time")] | None = None
     client_order_id: Annotated[str, documented_as(pattern="^[A-Za-z0-9_-]{1,64}$")] | None = None
+    note: Annotated[str, documented_as(maxLength=1000)] | None = None
 
 
 class OrderResponse(msgspec.Struct):

@@ -20,6 +20,7 @@ from exchange.money import (
 )
 from exchange.orders import (
     LIMIT,
+    MAX_NOTE,
     ORDER_TYPES,
     STATUSES,
     STOP,
@@ -187,6 +188,7 @@ def validate_order(body: OrderRequestBody) -> OrderRequest:
             )
         )
     expires_at = None if "expires_at" in refused else _expiry(errors, body.expires_at)
+    note = order_note(errors, body.note)
     if errors:
         raise invalid(errors)
     assert quantity is not None
@@ -199,7 +201,34 @@ def validate_order(body: OrderRequestBody) -> OrderRequest:
         time_in_force=body.time_in_force,
         expires_at=expires_at,
         client_order_id=body.client_order_id,
+        note=note,
     )
+
+
+def order_note(errors: list[FieldError], value: str | None) -> str | None:
+    """The student's reason for an order: trimmed, at most 1000 characters; blank is none.
+
+    Any character is kept (it is escaped wherever it is shown), except control characters
+    other than newline and tab.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) > MAX_NOTE:
+        errors.append(
+            field_error(
+                ["body", "note"], f"Must be at most {MAX_NOTE} characters", "string_too_long"
+            )
+        )
+        return None
+    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+        errors.append(
+            field_error(
+                ["body", "note"], "Must not contain control characters", "control_character"
+            )
+        )
+        return None
+    return text or None
 
 
 def valid_order_id(order_id: str) -> str:

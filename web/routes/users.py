@@ -10,8 +10,9 @@ import msgspec
 from quart import Blueprint, Response, g
 from quart_schema import document_request, document_response
 
+from exchange.classes import check_joinable
 from exchange.clock import iso_ms
-from exchange.errors import UnknownUser
+from exchange.errors import DomainError, UnknownUser
 from exchange.passwords import hash_password, verify_password
 from exchange.users import NewUser, Profile
 from web.auth import authenticated, current_claims
@@ -77,6 +78,14 @@ async def register() -> Response:
     last_name = rules.person_name("last_name", body.last_name)
     phone = rules.phone(body.phone)
     date_of_birth = rules.date_of_birth(body.date_of_birth, _today())
+    state = app_state()
+    joining = None
+    if body.class_code is not None:
+        try:
+            joining = state.exchange.classroom.by_code(body.class_code)
+            check_joinable(joining)
+        except DomainError as refused:
+            rules.fail("class_code", refused.message, refused.code)
     if rules.errors:
         raise invalid(rules.errors)
     state = app_state()
@@ -94,6 +103,8 @@ async def register() -> Response:
         )
     )
     await state.exchange.audit("register", username, g.client_ip)
+    if joining is not None:
+        await state.exchange.classroom.join(username, joining)
     return json_response(MessageResponse("User registered successfully"), 201)
 
 
