@@ -26,9 +26,21 @@ from exchange.settings import Settings, env_str
 from exchange.store import connect
 from web import logs
 from web.app import create_app
+from web.connections import Connections, ServeConfig
+from web.connections import install as install_tracked_connections
+from web.keepalive import CloseEarlyResponses
+from web.routes.prices import MAX_MESSAGE_BYTES
 from web.settings import WebSettings, web_settings_from_env
 
 log = logging.getLogger("exchange")
+
+
+# Kept out of the shutdown timeout for the engine's stop: the store's last commit and close.
+ENGINE_STOP_SECONDS = 0.25
+# hypercorn buffers a websocket message whole before the app sees it (16 MiB by default): refuse
+# one larger than this at the protocol layer (close 1009). A little above the streams' own limit
+# (MAX_MESSAGE_BYTES), so a message just over that still gets their explanatory error message.
+PROTOCOL_MAX_MESSAGE_BYTES = 2 * MAX_MESSAGE_BYTES
 
 
 async def _serve_http(
@@ -36,40 +48,76 @@ async def _serve_http(
     config: Config,
     signals: trio.abc.ReceiveChannel[int],
     exchange: Exchange,
+    connections: Connections,
+    grace: float,
     task_status: trio.TaskStatus[list[str]],
 ) -> None:
+    stopping = trio.Event()
+
     async def on_signal() -> None:
         async for signum in signals:
             log.info("received %s: finishing in-flight requests", signal.Signals(signum).name)
             # Streams never finish by themselves: end them so the graceful shutdown can.
             exchange.feed.close_subscriptions()
+            exchange.events.close_all()
+            stopping.set()
             return
 
-    await hypercorn_serve(app, config, shutdown_trigger=on_signal, task_status=task_status)  # type: ignore[arg-type]
+    async def reset_stragglers() -> None:
+        # hypercorn cancels its connections after the grace period, but a write to a client
+        # that does not read cannot be cancelled: reset whatever is still open.
+        await stopping.wait()
+        await trio.sleep(grace)
+        if count := connections.abort_all():
+            log.warning("reset %d connections still open %g s after the signal", count, grace)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reset_stragglers)
+        await hypercorn_serve(app, config, shutdown_trigger=on_signal, task_status=task_status)  # type: ignore[arg-type]
+        nursery.cancel_scope.cancel()
 
 
-async def serve(exchange: Exchange, web: WebSettings) -> None:
-    """Run the exchange and serve HTTP until SIGINT or SIGTERM, then shut down cleanly."""
-    config = Config()
+def server_config(web: WebSettings, connections: Connections) -> ServeConfig:
+    """hypercorn's configuration for the exchange."""
+    config = ServeConfig(connections)
     config.bind = [f"{web.host}:{web.port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
-    config.graceful_timeout = 10.0
+    config.graceful_timeout = max(web.shutdown_timeout_seconds - ENGINE_STOP_SECONDS, 0.0)
     # No server-initiated websocket pings: hypercorn's ping task would hold a graceful shutdown
     # open for its whole timeout. Ticks flow every interval, and clients may ping either way.
     config.websocket_ping_interval = None
+    config.websocket_max_message_size = PROTOCOL_MAX_MESSAGE_BYTES
+    return config
+
+
+async def serve(exchange: Exchange, web: WebSettings) -> None:
+    """Run the exchange and serve HTTP until SIGINT or SIGTERM, then shut down cleanly.
+
+    Shutdown takes at most ``web.shutdown_timeout_seconds``: in-flight requests and streams
+    get that minus ``ENGINE_STOP_SECONDS``, connections still open then are reset, and the
+    store commits what it was given and closes.
+    """
+    connections = Connections()
+    install_tracked_connections()
+    config = server_config(web, connections)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(exchange.run)
-            app = create_app(exchange, web)
-            # The HTTP server returns once in-flight requests are done; then the engine stops
-            # and the store closes the database.
+            app = CloseEarlyResponses(create_app(exchange, web, connections))
+            # The HTTP server returns once in-flight requests are done (or reset); then the
+            # store commits what is queued, the engine stops and the store closes the database.
             async with trio.open_nursery() as http:
-                binds = await http.start(_serve_http, app, config, signals, exchange)
+                grace = config.graceful_timeout
+                binds = await http.start(
+                    _serve_http, app, config, signals, exchange, connections, grace
+                )
                 print(
                     f"Exchange serving on {', '.join(binds)} (database: {exchange.settings.db})",
                     flush=True,
                 )
+            with trio.move_on_after(ENGINE_STOP_SECONDS):
+                await exchange.store.barrier()
             nursery.cancel_scope.cancel()
 
 

@@ -34,6 +34,15 @@ class WebSettings:
     login_block_seconds: float = 300.0
     request_timeout_seconds: float = 30.0
     max_websockets: int = 10_000
+    # One address (a school's NAT, say) may hold this many streams: a class of 30 with a prices
+    # and an account stream each fits; one client cannot take every slot.
+    max_websockets_per_ip: int = 100
+    # A websocket write not taken within the send timeout drops the client; its close frame
+    # then has the close timeout, after which the connection is reset.
+    websocket_send_timeout_seconds: float = 5.0
+    websocket_close_timeout_seconds: float = 2.0
+    # SIGINT/SIGTERM: how long the server may take to stop, whatever its clients do.
+    shutdown_timeout_seconds: float = 5.0
     metrics: bool = True
     admin_username: str = ""
     admin_password: str = ""
@@ -78,6 +87,10 @@ def web_settings_from_env(db: str, host: str | None, port: int | None) -> WebSet
         login_block_seconds=env_float("EXCHANGE_LOGIN_BLOCK_SECONDS", 300.0),
         request_timeout_seconds=env_float("EXCHANGE_REQUEST_TIMEOUT_SECONDS", 30.0),
         max_websockets=env_int("EXCHANGE_MAX_WEBSOCKETS", 10_000),
+        max_websockets_per_ip=env_int("EXCHANGE_MAX_WEBSOCKETS_PER_IP", 100),
+        websocket_send_timeout_seconds=env_float("EXCHANGE_WEBSOCKET_SEND_TIMEOUT_SECONDS", 5.0),
+        websocket_close_timeout_seconds=env_float("EXCHANGE_WEBSOCKET_CLOSE_TIMEOUT_SECONDS", 2.0),
+        shutdown_timeout_seconds=env_float("EXCHANGE_SHUTDOWN_TIMEOUT_SECONDS", 5.0),
         metrics=env_str("EXCHANGE_METRICS", "on").lower() not in ("0", "off", "false", "no"),
         admin_username=env_str("ADMIN_USERNAME", ""),
         admin_password=os.environ.get("ADMIN_PASSWORD", ""),
