@@ -6,6 +6,10 @@ slot and a graceful shutdown, waiting for as long as it likes. No cancellation r
 write; closing the socket does (trio wakes the blocked write with ``ClosedResourceError``,
 which hypercorn takes as the peer gone). So every connection is registered here by its two
 addresses, and ``abort`` closes one (with a reset: queued bytes are dropped, not delivered).
+
+hypercorn also keeps appending a websocket message to its buffer after refusing it as too large
+(close 1009): the rest of a 15 MiB frame was still held. ``BoundedWebsocketBuffer`` stores
+nothing more once a message is refused.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ import socket
 import struct
 from typing import Any
 
+import hypercorn.protocol.ws_stream
 import hypercorn.trio.run
 import trio
 from hypercorn.config import Config
+from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.utils import parse_socket_addr
+from wsproto.events import Message
 
 Address = tuple[str, int | None] | tuple[str, int] | None
 Key = tuple[Address, Address]
@@ -106,10 +113,27 @@ class TrackedTCPServer(TCPServer):
             connections.remove(key, stream)
 
 
-def install() -> None:
-    """Make hypercorn's trio worker serve each connection with ``TrackedTCPServer``.
+class BoundedWebsocketBuffer(WebsocketBuffer):
+    """hypercorn's message buffer, holding nothing once a message is over the limit."""
 
-    hypercorn has no hook for its connection class: its worker looks the name up in its own
-    module when a connection arrives, so that name is replaced. Idempotent.
+    refused = False
+
+    def extend(self, event: Message) -> None:  # type: ignore[type-arg]
+        """Add a part of a message, or raise ``FrameTooLargeError`` without storing it."""
+        if self.refused or self.length + len(event.data) > self.max_length:
+            # The stream is closing with 1009: the rest of this message and any later one
+            # is dropped as it arrives.
+            self.refused = True
+            self.value = None
+            raise FrameTooLargeError()
+        super().extend(event)
+
+
+def install() -> None:
+    """Make hypercorn use ``TrackedTCPServer`` and ``BoundedWebsocketBuffer``.
+
+    hypercorn has no hooks for these classes: it looks each name up in its own module when a
+    connection or a websocket arrives, so those names are replaced. Idempotent.
     """
     setattr(hypercorn.trio.run, "TCPServer", TrackedTCPServer)  # noqa: B010
+    setattr(hypercorn.protocol.ws_stream, "WebsocketBuffer", BoundedWebsocketBuffer)  # noqa: B010
