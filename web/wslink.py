@@ -58,17 +58,14 @@ class Link:
         return not deadline.cancelled_caught
 
     async def close(self, code: int, reason: str) -> None:
-        """Send the close frame, or reset the connection when it is not taken in time."""
-        with trio.move_on_after(self.close_timeout) as deadline:
-            async with self._lock:
-                self._arm(self.close_timeout)
-                try:
-                    await websocket.close(code, reason)
-                finally:
-                    self._disarm()
-        if deadline.cancelled_caught and not self.aborted:
-            self.aborted = True
-            self._abort()
+        """Send the close frame; the connection is reset when it is not taken in time."""
+        # A send still holding the lock has its own deadline, so this wait is bounded too.
+        async with self._lock:
+            self._arm(self.close_timeout)
+            try:
+                await websocket.close(code, reason)
+            finally:
+                self._disarm()
 
     def _arm(self, seconds: float) -> None:
         self._watch.deadline = trio.current_time() + seconds
