@@ -45,8 +45,10 @@ from web.validation import Rules
 log = logging.getLogger("exchange")
 
 
-# Kept out of the shutdown timeout for the engine's stop: the store's last commit and close.
-ENGINE_STOP_SECONDS = 0.25
+# Kept out of the shutdown timeout for what follows the connections: the store's last commit
+# (at most STORE_DRAIN_SECONDS), the engine's stop and the interpreter's exit.
+SHUTDOWN_RESERVE_SECONDS = 0.5
+STORE_DRAIN_SECONDS = 0.25
 # hypercorn buffers a websocket message whole before the app sees it (16 MiB by default): refuse
 # one larger than this at the protocol layer (close 1009). A little above the streams' own limit
 # (MAX_MESSAGE_BYTES), so a message just over that still gets their explanatory error message.
@@ -93,7 +95,7 @@ def server_config(web: WebSettings, connections: Connections) -> ServeConfig:
     config.bind = [f"{web.host}:{web.port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
-    config.graceful_timeout = max(web.shutdown_timeout_seconds - ENGINE_STOP_SECONDS, 0.0)
+    config.graceful_timeout = max(web.shutdown_timeout_seconds - SHUTDOWN_RESERVE_SECONDS, 0.0)
     # No server-initiated websocket pings: hypercorn's ping task would hold a graceful shutdown
     # open for its whole timeout. Ticks flow every interval, and clients may ping either way.
     config.websocket_ping_interval = None
@@ -105,8 +107,8 @@ async def serve(exchange: Exchange, web: WebSettings) -> None:
     """Run the exchange and serve HTTP until SIGINT or SIGTERM, then shut down cleanly.
 
     Shutdown takes at most ``web.shutdown_timeout_seconds``: in-flight requests and streams
-    get that minus ``ENGINE_STOP_SECONDS``, connections still open then are reset, and the
-    store commits what it was given and closes.
+    get that minus ``SHUTDOWN_RESERVE_SECONDS``, connections still open then are reset, and
+    the store commits what it was given and closes.
     """
     connections = Connections()
     install_tracked_connections()
@@ -126,7 +128,7 @@ async def serve(exchange: Exchange, web: WebSettings) -> None:
                     f"Exchange serving on {', '.join(binds)} (database: {exchange.settings.db})",
                     flush=True,
                 )
-            with trio.move_on_after(ENGINE_STOP_SECONDS):
+            with trio.move_on_after(STORE_DRAIN_SECONDS):
                 await exchange.store.barrier()
             nursery.cancel_scope.cancel()
 

@@ -131,7 +131,7 @@ def web_settings_from_env(db: str, host: str | None, port: int | None) -> WebSet
         websocket_close_timeout_seconds=env_float(
             "EXCHANGE_WEBSOCKET_CLOSE_TIMEOUT_SECONDS", 2.0, 0.001
         ),
-        shutdown_timeout_seconds=env_float("EXCHANGE_SHUTDOWN_TIMEOUT_SECONDS", 5.0, 0.5),
+        shutdown_timeout_seconds=env_float("EXCHANGE_SHUTDOWN_TIMEOUT_SECONDS", 5.0, 1.0),
         metrics=env_flag("EXCHANGE_METRICS", True),
         admin_username=env_str("ADMIN_USERNAME", ""),
         admin_password=os.environ.get("ADMIN_PASSWORD", ""),
