@@ -43,7 +43,8 @@ class CloseEarlyResponses:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        read = not _declares_body(scope)
+        # Only HTTP/1 has connection reuse to protect (and a Connection header at all).
+        read = scope.get("http_version") not in ("1.0", "1.1") or not _declares_body(scope)
 
         async def tracked_receive() -> ASGIReceiveEvent:
             nonlocal read
