@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from exchange.engine import Exchange
 from exchange.errors import DomainError
 from web.admin import bootstrap_admin
+from web.connections import Connections
 from web.errors import ApiError, error_response, retry_later
 from web.gateway import Gateway
 from web.openapi import WireOpenAPIProvider
@@ -68,8 +69,10 @@ class ExchangeApp(QuartTrio):
         raise ApiError(504, "timeout", f"The request took longer than {self.request_timeout:g} s")
 
 
-def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
-    """The web face of a running exchange."""
+def create_app(
+    exchange: Exchange, settings: WebSettings, connections: Connections | None = None
+) -> ExchangeApp:
+    """The web face of a running exchange; ``connections`` are the server's (serve mode)."""
     app = ExchangeApp(__name__)
     app.request_timeout = settings.request_timeout_seconds
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -85,7 +88,7 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
         openapi_provider_class=WireOpenAPIProvider,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
     )
-    gateway = Gateway(exchange, settings)
+    gateway = Gateway(exchange, settings, connections)
     app.extensions["gateway"] = gateway
     gateway.install(app)
     for module in (

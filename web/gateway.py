@@ -18,19 +18,23 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
+import trio
 from quart import Response, current_app, g, request, websocket
 from quart_trio import QuartTrio
 
 from exchange.engine import Exchange
 from exchange.ids import new_id
 from web.clientip import client_ip, parse_networks
+from web.connections import Connections
 from web.errors import retry_later
 from web.limits import LoginGuard, RateLimiter, Throttle
 from web.logs import access, log_request
 from web.metrics import Metrics
 from web.settings import WebSettings
+from web.wslink import Link
 
 TRY_LATER_CODE = 1013
+log = logging.getLogger("web")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 API_PREFIX = "/api/"
 LIMITED_PREFIX = "/api/v1"
@@ -51,7 +55,9 @@ PREFLIGHT_HEADERS = {
 class Gateway:
     """The limits and instruments of one app."""
 
-    def __init__(self, exchange: Exchange, settings: WebSettings) -> None:
+    def __init__(
+        self, exchange: Exchange, settings: WebSettings, connections: Connections | None = None
+    ) -> None:
         clock = exchange.clock.now
         self.exchange = exchange
         self.limiter = (
@@ -84,7 +90,13 @@ class Gateway:
             else None
         )
         self.max_websockets = settings.max_websockets
+        self.max_websockets_per_ip = settings.max_websockets_per_ip
         self.websockets = 0
+        self.websockets_by_ip: dict[str, int] = {}
+        self.send_timeout = settings.websocket_send_timeout_seconds
+        self.close_timeout = settings.websocket_close_timeout_seconds
+        # The server's TCP connections (serve mode): what a websocket deadline resets.
+        self.connections = connections
 
     def install(self, app: QuartTrio) -> None:
         """Hook into every request and websocket of ``app``."""
@@ -176,26 +188,71 @@ class Gateway:
             detail = f"Order rate of {self.throttle.rate:g} per second exceeded; retry in {retry} s"
             raise retry_later(429, "order_rate_limited", detail, retry)
 
-    async def serve_websocket(self, stream: Callable[[Gateway], Awaitable[None]]) -> None:
-        """Accept the websocket and run ``stream`` on it, or close it with 1013 when full."""
-        with self.websocket_slot() as admitted:
-            await websocket.accept()
-            if not admitted:
-                await websocket.close(TRY_LATER_CODE, "too many connections; try again later")
-                return
-            await stream(self)
+    async def serve_websocket(
+        self, name: str, stream: Callable[[Gateway], Awaitable[None]]
+    ) -> None:
+        """Accept the websocket and run ``stream`` on it, or close it with 1013 when full.
+
+        Its writes go through ``send_websocket``/``close_websocket``, under deadlines.
+        """
+        with self.websocket_slot(g.client_ip) as admitted:
+            link = Link(self.send_timeout, self.close_timeout, self._reset(name))
+            g.link = link
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(link.watch)
+                await link.accept()
+                if admitted:
+                    await stream(self)
+                else:
+                    await link.close(TRY_LATER_CODE, "too many connections; try again later")
+                nursery.cancel_scope.cancel()
+
+    def _reset(self, name: str) -> Callable[[], None]:
+        scope = websocket.scope
+        client, server = scope.get("client"), scope.get("server")
+        client_ip = g.client_ip
+
+        def reset() -> None:
+            log.warning(
+                "websocket reset: a write passed its deadline",
+                extra={"fields": {"stream": name, "client_ip": client_ip}},
+            )
+            if self.connections is not None:
+                self.connections.abort(client, server)
+
+        return reset
+
+    async def send_websocket(self, data: bytes) -> bool:
+        """Send one message; False when the client did not take it within the send timeout."""
+        link: Link = g.link
+        return await link.send(data.decode())
+
+    async def close_websocket(self, code: int, reason: str) -> None:
+        """Close the websocket; the connection is reset if the close frame is not taken."""
+        link: Link = g.link
+        await link.close(code, reason)
 
     @contextmanager
-    def websocket_slot(self) -> Iterator[bool]:
-        """A place among the capped websocket connections; yields False when none is free."""
-        if self.websockets >= self.max_websockets:
+    def websocket_slot(self, ip: str) -> Iterator[bool]:
+        """A place among the capped websocket connections; yields False when none is free.
+
+        The cap is global and per client address.
+        """
+        held = self.websockets_by_ip.get(ip, 0)
+        if self.websockets >= self.max_websockets or held >= self.max_websockets_per_ip:
             yield False
             return
         self.websockets += 1
+        self.websockets_by_ip[ip] = held + 1
         try:
             yield True
         finally:
             self.websockets -= 1
+            left = self.websockets_by_ip[ip] - 1
+            if left:
+                self.websockets_by_ip[ip] = left
+            else:
+                del self.websockets_by_ip[ip]
 
     def sent(self, stream: str) -> None:
         """Count one websocket message sent."""

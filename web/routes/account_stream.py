@@ -23,7 +23,6 @@ from web.auth import bearer_token
 from web.errors import ApiError
 from web.gateway import Gateway, gateway
 from web.query import BadInteger
-from web.routes.prices import SEND_DEADLINE_SECONDS
 from web.state import app_state
 from web.streams import POLICY_CLOSE_CODE, decode_message, message, since_param
 from web.tokens import Claims, InvalidToken, verify
@@ -87,11 +86,10 @@ async def _authenticate() -> Claims:
 
 
 async def _send(data: bytes) -> None:
-    with trio.move_on_after(SEND_DEADLINE_SECONDS) as deadline:
-        await websocket.send(data.decode())
-    if deadline.cancelled_caught:
+    gate = gateway()
+    if not await gate.send_websocket(data):
         raise StreamClosed(SLOW_CLOSE_CODE, "slow consumer: send deadline passed")
-    gateway().sent("account")
+    gate.sent("account")
 
 
 async def _forward(subscription: Subscription[Event], after: int) -> None:
@@ -118,7 +116,7 @@ async def _ignore_input() -> None:
 @blueprint.websocket("/ws/account")
 async def account_stream() -> None:
     """Stream the caller's events until they leave, their token ends, or the server stops."""
-    await gateway().serve_websocket(_stream)
+    await gateway().serve_websocket("account", _stream)
 
 
 async def _stream(gate: Gateway) -> None:
@@ -157,4 +155,4 @@ async def _stream(gate: Gateway) -> None:
         assert isinstance(closed, StreamClosed)
         if closed.code == SLOW_CLOSE_CODE:
             gate.dropped("account")
-        await websocket.close(closed.code, closed.reason)
+        await gate.close_websocket(closed.code, closed.reason)

@@ -5,7 +5,8 @@ ask ``{"action": "ping"}``, and resume with ``?since=<seq>`` while the frames ar
 Headlines arrive as ``{"type": "news", ...}`` messages the moment they are announced.
 A client that falls behind its bounded buffer, or does not take a frame within the send
 deadline, is closed with code 4008; when the exchange stops, clients are closed with 1001;
-beyond the connection cap (``EXCHANGE_MAX_WEBSOCKETS``) a new client is closed with 1013.
+beyond the connection caps (``EXCHANGE_MAX_WEBSOCKETS``, ``EXCHANGE_MAX_WEBSOCKETS_PER_IP``) a new
+client is closed with 1013.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ blueprint = Blueprint("prices", __name__)
 SLOW_CLOSE_CODE = 4008
 GOING_AWAY_CODE = 1001
 BUFFER_FRAMES = 32
-SEND_DEADLINE_SECONDS = 5.0
 MAX_MESSAGE_BYTES = 4096
 
 
@@ -46,22 +46,18 @@ class SlowClient(Exception):
 
 
 class PriceClient:
-    """One connection's state: its filter, and sends serialized under a deadline."""
+    """One connection's state: its filter, and sends under the gateway's deadline."""
 
     def __init__(self, feed: PriceFeed, subscription: Subscription[Frame], gate: Gateway) -> None:
         self.feed = feed
         self.subscription = subscription
         self.gate = gate
         self.symbols: frozenset[str] | None = None
-        self._send_lock = trio.Lock()
 
     async def send(self, data: bytes) -> None:
         """Send one message, or raise ``SlowClient`` when the deadline passes."""
-        async with self._send_lock:
-            with trio.move_on_after(SEND_DEADLINE_SECONDS) as deadline:
-                await websocket.send(data.decode())
-            if deadline.cancelled_caught:
-                raise SlowClient("send deadline passed")
+        if not await self.gate.send_websocket(data):
+            raise SlowClient("send deadline passed")
         self.gate.sent("prices")
 
     async def start(self, since: int | None) -> None:
@@ -162,7 +158,7 @@ class PriceClient:
 @blueprint.websocket("/ws/prices")
 async def prices() -> None:
     """Stream prices to one client until it leaves, falls behind, or the server stops."""
-    await gateway().serve_websocket(_stream)
+    await gateway().serve_websocket("prices", _stream)
 
 
 async def _stream(gate: Gateway) -> None:
@@ -190,13 +186,13 @@ async def _stream(gate: Gateway) -> None:
             await client.forward()
             nursery.cancel_scope.cancel()
         if subscription.dropped == SHUTTING_DOWN:
-            await websocket.close(GOING_AWAY_CODE, subscription.dropped)
+            await gate.close_websocket(GOING_AWAY_CODE, subscription.dropped)
         elif subscription.dropped:
             gate.dropped("prices")
-            await websocket.close(SLOW_CLOSE_CODE, subscription.dropped)
+            await gate.close_websocket(SLOW_CLOSE_CODE, subscription.dropped)
     except* SlowClient as group:
         gate.dropped("prices")
-        await websocket.close(SLOW_CLOSE_CODE, f"slow consumer: {group.exceptions[0]}")
+        await gate.close_websocket(SLOW_CLOSE_CODE, f"slow consumer: {group.exceptions[0]}")
     finally:
         feed.unsubscribe(subscription)
         desk.unsubscribe_news(news)
