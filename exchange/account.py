@@ -18,7 +18,7 @@ from exchange import cash, redpocket, trading
 from exchange.actor import Envelope, Reply
 from exchange.cash import Limits
 from exchange.change import Change, Event
-from exchange.clock import Clock
+from exchange.clock import Clock, day_of_ms
 from exchange.errors import Conflict, DomainError, NotFound, NotPending
 from exchange.orders import Order, OrderRequest
 from exchange.redpocket import RedPockets
@@ -169,9 +169,16 @@ def _client_order(state: AccountState, client_order_id: str, store: Store) -> Or
     return None
 
 
-def _read(state: AccountState, command: Command) -> object:
+def _read(state: AccountState, command: Command, now_ms: int) -> object:
     if isinstance(command, GetBalance):
-        return Balance(state.cash, state.reserved, state.updated_at)
+        today = state.day == day_of_ms(now_ms)
+        return Balance(
+            state.cash,
+            state.reserved,
+            state.updated_at,
+            state.deposited if today else 0,
+            state.withdrawn if today else 0,
+        )
     return Portfolio(
         state.cash,
         state.reserved,
@@ -211,7 +218,7 @@ async def _handle(
     state: AccountState, command: Command, reply: Reply[object], ctx: AccountContext
 ) -> None:
     if isinstance(command, GetBalance | GetHoldings):
-        reply.set(_read(state, command))
+        reply.set(_read(state, command, ctx.clock.now_ms()))
         return
     change = Change(state, ctx.clock.now_ms())
     try:

@@ -30,6 +30,7 @@ from exchange.catalogue import load_catalogue
 from exchange.clock import SECONDS_PER_DAY, Clock
 from exchange.errors import NotFound, Rejected, UnknownUser
 from exchange.events import AccountEvents
+from exchange.history import ValuePoint, value_history
 from exchange.ledger import find_mismatches, list_asset_entries, list_entries
 from exchange.market import Market
 from exchange.orders import Order, OrderRequest
@@ -160,6 +161,10 @@ class Exchange:
         if market is None:
             raise Rejected(f"Unknown asset '{asset_id}'", "unknown_asset")
         return Quote(self.feed.seq, market.price, market.active)
+
+    def value_history(self, username: str, period: str) -> list[ValuePoint]:
+        """The user's committed cash, holdings value and total over ``period`` (see PERIODS)."""
+        return value_history(self.store, self.feed.markets, username, period, self.clock.now())
 
     def set_regime(self, regime: Regime) -> None:
         """Switch the market regime from the next tick on."""

@@ -123,6 +123,22 @@ class TransactionsResponse(msgspec.Struct):
     has_more: bool
 
 
+class DailyLimit(msgspec.Struct):
+    """One daily cap: the limit, what today used of it, and what remains."""
+
+    limit: str
+    used: str
+    remaining: str
+
+
+class DailyLimitsResponse(msgspec.Struct):
+    """Today's deposit and withdrawal limits (UTC day of the exchange clock)."""
+
+    day: str
+    deposit: DailyLimit
+    withdraw: DailyLimit
+
+
 class HealthResponse(msgspec.Struct):
     """Liveness and a few internal checks."""
 
@@ -268,6 +284,23 @@ class PortfolioResponse(msgspec.Struct):
     available_usd: str
     total_asset_value: str
     total_value: str
+
+
+class ValuePointResponse(msgspec.Struct):
+    """The account's value at one instant (decimal USD strings)."""
+
+    time: str
+    total_value: str
+    cash: str
+    holdings_value: str
+
+
+class PortfolioHistoryResponse(msgspec.Struct):
+    """The account's value over a period, oldest first; the last point is now."""
+
+    period: str
+    step_seconds: int
+    data: list[ValuePointResponse]
 
 
 class HoldingResponse(msgspec.Struct):

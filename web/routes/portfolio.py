@@ -7,6 +7,7 @@ from quart_schema import document_response
 
 from exchange.clock import iso_ms
 from exchange.errors import NotFound
+from exchange.history import PERIODS
 from exchange.money import (
     CENTS,
     PRICE_SCALE,
@@ -18,7 +19,7 @@ from exchange.money import (
 )
 from exchange.state import Holding
 from web.auth import authenticated, current_claims
-from web.query import int_param
+from web.query import choice_param, int_param
 from web.reply import json_response
 from web.routes.inventory import valid_asset_id
 from web.state import app_state
@@ -28,7 +29,9 @@ from web.wire import (
     HoldingResponse,
     HoldingsResponse,
     PortfolioAsset,
+    PortfolioHistoryResponse,
     PortfolioResponse,
+    ValuePointResponse,
 )
 
 blueprint = Blueprint("portfolio", __name__, url_prefix="/api/v1")
@@ -90,6 +93,29 @@ async def portfolio() -> Response:
             total_value=format_usd(total),
         )
     )
+
+
+@blueprint.get("/portfolio/history")
+@document_response(PortfolioHistoryResponse)
+@authenticated
+async def portfolio_history() -> Response:
+    """Total value, cash and holdings value over ``period`` (1d, 7d or 30d; default 7d).
+
+    Replayed from the committed cash and asset ledgers and priced at candle closes: every
+    5 minutes for 1d, hourly for 7d, every 4 hours for 30d, and a last point now.
+    """
+    period = choice_param("period", tuple(PERIODS)) or "7d"
+    points = app_state().exchange.value_history(current_claims().sub, period)
+    data = [
+        ValuePointResponse(
+            time=iso_ms(round(point.time * 1000)),
+            total_value=format_usd(point.total),
+            cash=format_usd(point.cash),
+            holdings_value=format_usd(point.holdings),
+        )
+        for point in points
+    ]
+    return json_response(PortfolioHistoryResponse(period, PERIODS[period][1], data))
 
 
 @blueprint.get("/balance/asset/<asset_id>")
