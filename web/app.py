@@ -16,6 +16,8 @@ from web.admin import bootstrap_admin
 from web.errors import ApiError, error_response
 from web.gateway import Gateway
 from web.openapi import WireOpenAPIProvider
+from web.pages import headers as page_headers
+from web.pages import routes as pages
 from web.routes import (
     account_stream,
     admin,
@@ -26,7 +28,10 @@ from web.routes import (
     portfolio,
     prices,
     promotions,
+    rules,
     service,
+    session,
+    sparklines,
     users,
 )
 from web.settings import VERSION, WebSettings
@@ -88,8 +93,11 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
     for module in (
         service,
         users,
+        session,
         balance,
         inventory,
+        sparklines,
+        rules,
         orders,
         portfolio,
         insights,
@@ -97,8 +105,10 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
         account_stream,
         admin,
         promotions,
+        pages,
     ):
         app.register_blueprint(module.blueprint)
+    page_headers.install(app)
 
     @app.before_serving
     async def start() -> None:

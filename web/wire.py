@@ -65,6 +65,15 @@ class TokenResponse(msgspec.Struct):
     expires_in: int
 
 
+class SessionResponse(msgspec.Struct):
+    """A browser session: who it is, its CSRF token and when it ends."""
+
+    username: str
+    role: str
+    csrf_token: str
+    expires_at: str
+
+
 class ProfileResponse(msgspec.Struct):
     """A user's own profile."""
 
@@ -217,6 +226,13 @@ class AssetDetailResponse(msgspec.Struct):
     data: AssetDetail
 
 
+class SparklinesResponse(msgspec.Struct):
+    """Seven-day sparklines by asset id, each at most ``points`` prices, oldest first."""
+
+    points: int
+    data: dict[str, list[float]]
+
+
 class CandleResponse(msgspec.Struct):
     """One OHLC candle; ``time`` is the start of its bucket."""
 
@@ -246,6 +262,16 @@ class OrderRequestBody(msgspec.Struct, forbid_unknown_fields=True):
     time_in_force: str = "gtc"
     expires_at: str | None = None
     client_order_id: str | None = None
+
+
+class TradingRulesResponse(msgspec.Struct):
+    """Limits an order is checked against, for previews."""
+
+    max_order_value: str
+    fee_bps: int
+    min_quantity: str
+    daily_deposit_limit: str
+    daily_withdraw_limit: str
 
 
 class OrderResponse(msgspec.Struct):

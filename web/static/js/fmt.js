@@ -1,0 +1,57 @@
+// Number formatting shared by the pages.
+
+const usdFormat = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+
+export function usd(value) {
+  return value === null || value === undefined ? "—" : usdFormat.format(Number(value));
+}
+
+export function price(value) {
+  const n = Number(value);
+  if (!Number.isFinite(n)) return "—";
+  const digits = n >= 1000 ? 2 : n >= 1 ? 4 : n >= 0.01 ? 6 : 8;
+  return "$" + n.toLocaleString("en-US", { minimumFractionDigits: Math.min(digits, 2), maximumFractionDigits: digits });
+}
+
+export function pct(value) {
+  if (value === null || value === undefined || !Number.isFinite(Number(value))) return "—";
+  const n = Number(value);
+  return `${n > 0 ? "+" : ""}${n.toFixed(2)}%`;
+}
+
+export function big(value) {
+  if (value === null || value === undefined) return "—";
+  return Number(value).toLocaleString("en-US", { maximumFractionDigits: 0 });
+}
+
+export function time(iso) {
+  return iso ? new Date(iso).toLocaleString("en-GB", { hour12: false }) : "—";
+}
+
+export function sign(el, value) {
+  el.classList.toggle("up", Number(value) > 0);
+  el.classList.toggle("down", Number(value) < 0);
+}
+
+export function orderName(type) {
+  return type.replaceAll("_", " ");
+}
+
+// One order in words: "limit buy 0.01 ETH @ $2,400.00".
+export function describeOrder(order) {
+  let text = `${orderName(order.order_type)} ${order.quantity} ${order.asset_id}`;
+  if (order.stop_price) text += ` stop ${price(order.stop_price)}`;
+  if (order.price) text += ` limit ${price(order.price)}`;
+  return text;
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
