@@ -89,7 +89,12 @@ class Watch:
         )
         page.on("pageerror", lambda e: self.errors.append(f"{page.url}: {e}"))
         page.on("request", self._request)
-        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
+        page.on("requestfailed", self._failed)
+
+    def _failed(self, request: Any) -> None:
+        # Leaving a page aborts what it still had in flight: that is not a failure.
+        if request.failure != "net::ERR_ABORTED":
+            self.failed.append(f"{request.url} {request.failure}")
 
     def _request(self, request: Any) -> None:
         url: str = request.url
