@@ -6,11 +6,16 @@ export function usd(value) {
   return value === null || value === undefined ? "—" : usdFormat.format(Number(value));
 }
 
+// One formatter per precision, made once: building them is what costs, not using them.
+const priceFormats = new Map(
+  [2, 4, 6, 8].map((digits) => [digits, new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits })]),
+);
+
 export function price(value) {
   const n = Number(value);
   if (!Number.isFinite(n)) return "—";
   const digits = n >= 1000 ? 2 : n >= 1 ? 4 : n >= 0.01 ? 6 : 8;
-  return "$" + n.toLocaleString("en-US", { minimumFractionDigits: Math.min(digits, 2), maximumFractionDigits: digits });
+  return "$" + priceFormats.get(digits).format(n);
 }
 
 export function pct(value) {

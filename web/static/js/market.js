@@ -103,8 +103,17 @@ document.querySelector('[data-page="prev"]').addEventListener("click", () => { s
 document.querySelector('[data-page="next"]').addEventListener("click", () => { state.page += 1; render(); });
 render();
 
-const UP = [{ backgroundColor: "rgba(46, 160, 67, 0.45)" }, { backgroundColor: "transparent" }];
-const DOWN = [{ backgroundColor: "rgba(218, 54, 51, 0.45)" }, { backgroundColor: "transparent" }];
+// Two class names per direction with the same animation: switching between them restarts it
+// without forcing a layout.
+const FLASH = { true: ["flash-up-a", "flash-up-b"], false: ["flash-down-a", "flash-down-b"] };
+
+function flash(asset, rising) {
+  const [a, b] = FLASH[rising];
+  const next = asset.flash === a ? b : a;
+  if (asset.flash) asset.priceCell.classList.remove(asset.flash);
+  asset.priceCell.classList.add(next);
+  asset.flash = next;
+}
 
 onPrices((frame) => {
   const began = performance.now();
@@ -119,11 +128,14 @@ onPrices((frame) => {
     asset.priceCell.textContent = price(value);
     asset.changeCell.textContent = pct(asset.change);
     sign(asset.changeCell, asset.change);
-    asset.priceCell.animate(rising ? UP : DOWN, 800);
+    flash(asset, rising);
   }
   const scriptMs = performance.now() - began;
   if (frame.type === "tick") {
-    stats.push({ seq: frame.seq, serverTime: Date.parse(frame.time), shownAt: performance.timeOrigin + performance.now(), scriptMs });
+    const entry = { seq: frame.seq, serverTime: Date.parse(frame.time), scriptMs, paintedAt: null };
+    // The next frame is the first that can show the new cells.
+    requestAnimationFrame(() => { entry.paintedAt = performance.timeOrigin + performance.now(); });
+    stats.push(entry);
     if (stats.length > 2000) stats.shift();
   }
 });
