@@ -4,8 +4,9 @@ Usage: ``python -m bench.browser [--clients 10] [--duration 5] [--ticks 60]``. S
 ``exchange serve`` (its own temporary database) and drives it three ways:
 
 * **page server time**: ``--clients`` concurrent keep-alive clients, each with a session cookie,
-  request each page's HTML for ``--duration`` seconds; p50/p95/p99 per page, measured at the
-  client on loopback (so it includes the client's own share of the two cores);
+  request each page's HTML for ``--duration`` seconds; p50/p95/p99 per page measured at the
+  client on loopback (so it includes queueing and the client's own share of the two cores),
+  and p50/p95 of the server's own ``Server-Timing`` (first hook to last, gzip included);
 * **tick-to-screen**: the machine's Chromium opens ``/market?per=all`` (all 112 rows live) for
   ``--ticks`` ticks; for each tick, the time from the tick's server timestamp to the frame
   after the page updated its cells (``requestAnimationFrame``), and the page's own script time
@@ -76,8 +77,11 @@ async def page_times(url: str, cookie: str, clients: int, duration: float) -> di
     results: dict[str, Any] = {}
     for path in PAGES:
         samples: list[float] = []
+        server: list[float] = []
 
-        async def client(path: str = path, samples: list[float] = samples) -> None:
+        async def client(
+            path: str = path, samples: list[float] = samples, server: list[float] = server
+        ) -> None:
             async with httpx.AsyncClient(
                 base_url=url, cookies={"exchange_session": cookie}
             ) as http:
@@ -86,6 +90,9 @@ async def page_times(url: str, cookie: str, clients: int, duration: float) -> di
                     began = time.perf_counter()
                     response = await http.get(path)
                     samples.append((time.perf_counter() - began) * 1000)
+                    timing = response.headers.get("Server-Timing", "")
+                    if "dur=" in timing:
+                        server.append(float(timing.split("dur=", 1)[1]))
                     if response.status_code != 200:
                         raise SystemExit(f"{path}: HTTP {response.status_code}")
 
@@ -97,6 +104,8 @@ async def page_times(url: str, cookie: str, clients: int, duration: float) -> di
             "p50_ms": round(quantile(samples, 0.50), 2),
             "p95_ms": round(quantile(samples, 0.95), 2),
             "p99_ms": round(quantile(samples, 0.99), 2),
+            "server_p50_ms": round(quantile(server, 0.50), 2),
+            "server_p95_ms": round(quantile(server, 0.95), 2),
         }
     return results
 

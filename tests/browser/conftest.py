@@ -34,13 +34,6 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 _names = itertools.count(1)
 
-pytestmark = pytest.mark.browser
-
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(
-        f"{CHROMIUM} is missing: `make test` installs Debian's chromium", allow_module_level=True
-    )
-
 expect.set_options(timeout=10_000)
 
 
@@ -68,6 +61,8 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """The machine's Chromium: Playwright never downloads a browser here."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args())
     yield launched
     launched.close()

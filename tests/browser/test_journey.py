@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Visit, register
 
 JOURNEY_LIMIT_SECONDS = 60
+
+# Plain synchronous tests: pytest-trio runs only async ones and leaves these alone.
+pytestmark = pytest.mark.browser
 
 
 def test_journey_from_register_to_log_out(visit: Visit) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import Visit, register
@@ -20,6 +21,9 @@ SIGNED_IN_PAGES = [
     "/profile",
 ]
 PUBLIC_PAGES = ["/", "/login", "/register", "/market", "/assets/ETH", "/docs/websockets"]
+
+# Plain synchronous tests: pytest-trio runs only async ones and leaves these alone.
+pytestmark = pytest.mark.browser
 
 
 def error_of(page: Page, label: str) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import time
 
-from quart import Response, request
+from quart import Response, g, request
 from quart_trio import QuartTrio
 
 # Only this origin's scripts and styles, no inline script, no framing by any site.
@@ -20,6 +21,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+API_PREFIX = "/api/"
 COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml")
 MIN_COMPRESS_BYTES = 1024
 GZIP_LEVEL = 6
@@ -41,6 +43,10 @@ async def _finish(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
     response.headers.setdefault("Content-Security-Policy", _policy(request.path))
     await _compress(response)
+    started = getattr(g, "started", None)
+    if started is not None and not request.path.startswith(API_PREFIX):
+        # The time this process spent on a page, for browsers' devtools and the benchmark.
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
     return response
 
 
