@@ -215,3 +215,41 @@ def test_docs_page_renders_the_spec_offline(visit: Visit) -> None:
     expect(page.get_by_role("heading", name="/ws/account")).to_be_visible()
     assert visit.watch.foreign == []
     assert visit.watch.errors == []
+
+
+def test_order_notices_say_why_an_order_ended_where_it_did(visit: Visit) -> None:
+    page = visit.go("/login")
+    order = {
+        "order_type": "stop_limit_buy",
+        "quantity": "0.5",
+        "asset_id": "ETH",
+        "price": "2410",
+        "stop_price": "2400",
+        "filled_price": "2405.5",
+        "filled_tick_seq": 812,
+        "status": "filled",
+        "reason": None,
+    }
+    said = page.evaluate(
+        """async (order) => {
+            const { orderNotice } = await import("/static/js/app.js");
+            return ["fill", "expired", "rejected", "cancelled"].map((event) =>
+                orderNotice({ event, order: { ...order,
+                    reason: event === "rejected" ? "insufficient funds at the trigger" : null } }));
+        }""",
+        order,
+    )
+    assert said == [
+        [
+            "Filled: stop limit buy 0.5 ETH stop $2,400.00 limit $2,410.00 at $2,405.50 "
+            "on tick #812.",
+            "good",
+        ],
+        ["Expired: stop limit buy 0.5 ETH stop $2,400.00 limit $2,410.00.", "warn"],
+        [
+            "Rejected: stop limit buy 0.5 ETH stop $2,400.00 limit $2,410.00: "
+            "insufficient funds at the trigger.",
+            "bad",
+        ],
+        ["Cancelled: stop limit buy 0.5 ETH stop $2,400.00 limit $2,410.00.", "info"],
+    ]

@@ -116,6 +116,7 @@ export async function orderTicket({ onPlaced } = {}) {
       time_in_force: values.time_in_force,
     };
     for (const name of needs) body[name] = values[name];
+    if (values.expires_at) body.expires_at = new Date(values.expires_at).toISOString();
     result.replaceChildren();
     const placed = (await api("/api/v1/orders", { method: "POST", body })).data;
     let text = `Order ${placed.status}: ${describeOrder(placed)}`;
