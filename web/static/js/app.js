@@ -21,8 +21,6 @@ export function orderNotice(event) {
   switch (event.event) {
     case "fill":
       return [`Filled: ${what} at ${price(order.filled_price)} on tick #${order.filled_tick_seq}.`, "good"];
-    case "new":
-      return order.status === "pending" ? [`Order placed: ${what}, waiting for its price.`, "info"] : null;
     case "cancelled":
       return [`Cancelled: ${what}${order.reason ? ` (${order.reason})` : ""}.`, "info"];
     case "expired":

@@ -120,7 +120,7 @@ export async function orderTicket({ onPlaced } = {}) {
     result.replaceChildren();
     const placed = (await api("/api/v1/orders", { method: "POST", body })).data;
     let text = `Order ${placed.status}: ${describeOrder(placed)}`;
-    if (placed.status === "filled") text += ` at ${price(placed.filled_price)} on tick #${placed.filled_tick_seq}, total ${usd(placed.total_amount)}`;
+    if (placed.status === "completed") text += ` at ${price(placed.filled_price)} on tick #${placed.filled_tick_seq}, total ${usd(placed.total_amount)}`;
     if (placed.reason) text += ` (${placed.reason})`;
     result.append(el("p", { class: placed.status === "rejected" ? "bad" : "good", text: `${text}.` }));
     await loadAccount();
