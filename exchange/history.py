@@ -10,6 +10,8 @@ from exchange.market import Market
 from exchange.money import proceeds_cents
 from exchange.store import Store
 
+# Cash ledger types that move money across the account's boundary, not gains or losses.
+EXTERNAL_TYPES = frozenset({"deposit", "withdraw", "red_pocket", "adjustment"})
 # period -> (span in seconds, step in seconds, candle series the prices come from)
 PERIODS: dict[str, tuple[int, int, str]] = {
     "1d": (86_400, 300, "5m"),
@@ -25,6 +27,8 @@ class ValuePoint:
     time: float
     cash: int
     holdings: int
+    # Cash brought in from outside (deposits, red pockets, adjustments, less withdrawals) so far.
+    inflow: int = 0
 
     @property
     def total(self) -> int:
@@ -64,15 +68,22 @@ def value_history(
 
     Steps fall on the period's grid (every 5 minutes for a day, hourly for a week, every four
     hours for 30 days), ending with one point at ``now`` at the current prices. Balances are the
-    ledgers' ``balance_after`` as of each instant; prices are candle closes.
+    ledgers' ``balance_after`` as of each instant; prices are candle closes. ``inflow`` counts
+    the money moved in from outside, so gains can be told from deposits.
     """
     span, step, series = PERIODS[period]
     cash = _Steps()
-    for at_ms, after in store.read(
-        "SELECT created_at, balance_after FROM transactions WHERE username = ? ORDER BY seq",
+    inflow = _Steps()
+    brought = 0
+    for at_ms, after, kind, amount in store.read(
+        "SELECT created_at, balance_after, transaction_type, amount FROM transactions "
+        "WHERE username = ? ORDER BY seq",
         (username,),
     ):
         cash.add(at_ms, after)
+        if kind in EXTERNAL_TYPES:
+            brought += amount
+            inflow.add(at_ms, brought)
     holdings: dict[str, _Steps] = {}
     for asset_id, at_ms, after in store.read(
         "SELECT asset_id, created_at, balance_after FROM asset_transactions "
@@ -93,5 +104,5 @@ def value_history(
             market = markets.get(asset_id)
             if quantity and market is not None:
                 value += proceeds_cents(quantity, _price_at(market, series, at, now))
-        points.append(ValuePoint(at, cash.at(at_ms), value))
+        points.append(ValuePoint(at, cash.at(at_ms), value, inflow.at(at_ms)))
     return points

@@ -351,6 +351,10 @@ async def test_portfolio_history_replays_ledgers_at_candle_closes(
         portfolio = await get(client, PORTFOLIO, headers)
         last = points[-1]
         assert last["total_value"] == portfolio["total_value"]
+        # The deposit is not a gain: profit and loss is what the holding made or lost.
+        assert body["base_value"] == "0.00"
+        assert Decimal(last["profit_loss"]) == Decimal(last["total_value"]) - 10000
+        assert all(p["profit_loss"] == "0.00" for p in points if p["holdings_value"] == "0.00")
         assert last["cash"] == portfolio["usd_balance"]
         before = [p for p in points if p["time"] < "2026-03-14T12:10:00"]
         assert before and all(p["total_value"] == "0.00" for p in before)

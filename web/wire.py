@@ -319,6 +319,8 @@ class ValuePointResponse(msgspec.Struct):
     total_value: str
     cash: str
     holdings_value: str
+    # Change in total value since the first point, less deposits and plus withdrawals since.
+    profit_loss: str
 
 
 class PortfolioHistoryResponse(msgspec.Struct):
@@ -326,6 +328,7 @@ class PortfolioHistoryResponse(msgspec.Struct):
 
     period: str
     step_seconds: int
+    base_value: str
     data: list[ValuePointResponse]
 
 

@@ -81,3 +81,11 @@ def test_order_history_and_ledger_filters(visit: Visit) -> None:
     page.get_by_label("Transaction type").select_option("deposit")
     expect(ledger).to_have_count(1)
     expect(ledger.first).to_contain_text("$1,000.00")
+
+    # The dashboard's 24h change leaves the deposit out: only the holding's move is a gain.
+    page = visit.go("/dashboard")
+    expect(page.locator('[data-figure="total"]')).to_have_text(re.compile(r"^\$(999|1,000)\.\d\d$"))
+    expect(page.locator('[data-figure="change"]')).to_have_text(re.compile(r"^-?\$0\.\d\d in 24h$"))
+    expect(page.get_by_role("img", name="Total value over time")).to_have_attribute(
+        "data-points", re.compile(r"^\d{2,}$")
+    )

@@ -106,16 +106,19 @@ async def portfolio_history() -> Response:
     """
     period = choice_param("period", tuple(PERIODS)) or "7d"
     points = app_state().exchange.value_history(current_claims().sub, period)
+    base = points[0]
     data = [
         ValuePointResponse(
             time=iso_ms(round(point.time * 1000)),
             total_value=format_usd(point.total),
             cash=format_usd(point.cash),
             holdings_value=format_usd(point.holdings),
+            profit_loss=format_usd(point.total - base.total - (point.inflow - base.inflow)),
         )
         for point in points
     ]
-    return json_response(PortfolioHistoryResponse(period, PERIODS[period][1], data))
+    body = PortfolioHistoryResponse(period, PERIODS[period][1], format_usd(base.total), data)
+    return json_response(body)
 
 
 @blueprint.get("/balance/asset/<asset_id>")

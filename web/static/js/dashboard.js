@@ -22,10 +22,10 @@ async function loadFigures() {
   figure("available").textContent = usd(portfolio.available_usd);
   figure("holdings").textContent = usd(portfolio.total_asset_value);
   figure("total").textContent = usd(portfolio.total_value);
-  const start = Number(day.data[0].total_value);
-  const now = Number(portfolio.total_value);
-  const change = now - start;
-  figure("change").textContent = start ? `${usd(change)} (${pct((change / start) * 100)}) in 24h` : `${usd(change)} in 24h`;
+  // Gains and losses over the day, deposits and withdrawals left out.
+  const change = Number(day.data[day.data.length - 1].profit_loss);
+  const base = Number(day.base_value);
+  figure("change").textContent = base ? `${usd(change)} (${pct((change / base) * 100)}) in 24h` : `${usd(change)} in 24h`;
   sign(figure("change"), change);
 }
 
