@@ -42,6 +42,24 @@ def test_market_sorts_filters_and_pages_all_assets(visit: Visit) -> None:
         assert category == "stablecoin"
     sparkline = page.get_by_role("img", name="Tether over 7 days")
     expect(sparkline.locator("polyline")).to_have_count(1)
+    # A changed price cell flashes.
+    expect(page.locator("#market tbody td.num[class*='flash-']").first).to_be_attached()
+
+
+def test_landing_ticker_and_the_open_candle_follow_ticks(visit: Visit) -> None:
+    page = visit.go("/")
+    ticker = page.get_by_role("table").locator("tbody tr")
+    expect(ticker).to_have_count(10)
+    first = ticker.first.get_by_role("cell").nth(1)
+    expect(first).to_have_text(re.compile(r"^\$[\d,.]+$"))
+    expect(first).not_to_have_text(first.inner_text(), timeout=8_000)
+    page = visit.go("/assets/ETH")
+    chart = page.get_by_role("img", name="Candlestick chart")
+    expect(chart).to_have_attribute("data-last-candle", re.compile(r"^\d+ [\d.]+$"))
+    seen = chart.get_attribute("data-last-candle")
+    expect(chart).not_to_have_attribute("data-last-candle", seen or "", timeout=8_000)
+    page.get_by_role("button", name="1m", exact=True).click()
+    expect(chart).to_have_attribute("data-candles", re.compile(r"^[1-9]\d*$"))
 
 
 def test_order_history_and_ledger_filters(visit: Visit) -> None:

@@ -77,6 +77,7 @@ onPrices((frame) => {
   else if (bucket === last.time) last = { ...last, high: Math.max(last.high, value), low: Math.min(last.low, value), close: value };
   else return;
   series.update(last);
+  box.dataset.lastCandle = `${last.time} ${last.close}`;
 });
 
 const openTable = document.getElementById("open-orders");
