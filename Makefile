@@ -35,8 +35,14 @@ lint: $(DEV)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict
 
-test: lint
+# The browser tests drive Debian's Chromium; CI runs as root on a clean machine.
+CHROMIUM := /usr/bin/chromium
+
+test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+$(CHROMIUM):
+	apt-get update && apt-get install -y --no-install-recommends chromium
 
 bench: $(DEV)
 	$(BIN)/python -m bench.run

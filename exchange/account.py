@@ -25,7 +25,7 @@ from exchange.actor import Envelope, Reply
 from exchange.cash import Limits
 from exchange.change import Change, Event
 from exchange.classes import ClassInfo
-from exchange.clock import Clock
+from exchange.clock import Clock, day_of_ms
 from exchange.errors import Conflict, DomainError, NotFound, NotPending, StorageUnavailable
 from exchange.leaderboard import Position
 from exchange.money import proceeds_cents
@@ -316,9 +316,16 @@ def _client_order(state: AccountState, client_order_id: str, store: Store) -> Or
     return None
 
 
-def _read(state: AccountState, command: Command) -> object:
+def _read(state: AccountState, command: Command, now_ms: int) -> object:
     if isinstance(command, GetBalance):
-        return Balance(state.cash, state.reserved, state.updated_at)
+        today = state.day == day_of_ms(now_ms)
+        return Balance(
+            state.cash,
+            state.reserved,
+            state.updated_at,
+            state.deposited if today else 0,
+            state.withdrawn if today else 0,
+        )
     return Portfolio(
         state.cash,
         state.reserved,
@@ -365,7 +372,7 @@ async def _handle(
             reply.fail(failure)
             return state
     if isinstance(command, GetBalance | GetHoldings):
-        reply.set(_read(state, command))
+        reply.set(_read(state, command, ctx.clock.now_ms()))
         return state
     if isinstance(command, Settle):
         reply.set(None)

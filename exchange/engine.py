@@ -33,6 +33,7 @@ from exchange.clock import SECONDS_PER_DAY, Clock
 from exchange.desk import MarketDesk
 from exchange.errors import NotFound, Overloaded, Rejected, UnknownUser
 from exchange.events import AccountEvents
+from exchange.history import ValuePoint, value_history
 from exchange.ledger import find_mismatches, list_asset_entries, list_entries
 from exchange.market import Market
 from exchange.orders import Order, OrderRequest
@@ -197,6 +198,10 @@ class Exchange:
         if self._prices_at[0] != feed.seq:
             self._prices_at = (feed.seq, {a: m.price for a, m in feed.markets.items()})
         return self._prices_at
+
+    def value_history(self, username: str, period: str) -> list[ValuePoint]:
+        """The user's committed cash, holdings value and total over ``period`` (see PERIODS)."""
+        return value_history(self.store, self.feed.markets, username, period, self.clock.now())
 
     def set_regime(self, regime: Regime) -> None:
         """Switch the market regime from the next tick on (unrecorded: the desk's is durable)."""

@@ -55,6 +55,9 @@ class Balance(msgspec.Struct, frozen=True):
     cash: int
     reserved: int
     updated_at: int
+    # Today's (UTC, exchange clock) credits toward the deposit limit and withdrawals, in cents.
+    deposited_today: int = 0
+    withdrawn_today: int = 0
 
 
 @dataclass

@@ -20,6 +20,9 @@ PUBLIC = {
     ("get", "/api/v1/inventory/assets/{asset_id}/candles"),
     ("get", "/api/v1/inventory/assets/{asset_id}/image.svg"),
     ("get", "/api/v1/news"),
+    ("post", "/api/v1/auth/session"),
+    ("get", "/api/v1/inventory/sparklines"),
+    ("get", "/api/v1/trading/rules"),
 }
 
 

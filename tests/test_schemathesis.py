@@ -26,6 +26,8 @@ from tests.live import open_server
 
 ADMIN_USERNAME, ADMIN_PASSWORD = "fuzz_admin", "Admin-Passw0rd!"
 LOGOUT = "/api/v1/auth/logout"
+# Ending a browser session revokes the token it is sent, like logout.
+SESSION = "/api/v1/auth/session"
 # Every check but positive_data_acceptance: a value the schema allows may still be refused by a
 # rule it cannot state (a daily limit, too many decimals, a taken username).
 CHECKS = (
@@ -141,8 +143,12 @@ async def test_schemathesis_finds_no_server_error_or_contract_breach(tmp_path: P
             assert registered.status_code == 201, registered.text
             leaver = await token_of(http, "fuzz_leaver", PASSWORD)
         runs = [
-            (admin, tmp_path / "main.json", ("--exclude-path", LOGOUT)),
-            (leaver, tmp_path / "logout.json", ("--include-path", LOGOUT)),
+            (admin, tmp_path / "main.json", ("--exclude-path", LOGOUT, "--exclude-path", SESSION)),
+            (
+                leaver,
+                tmp_path / "logout.json",
+                ("--include-path", LOGOUT, "--include-path", SESSION),
+            ),
         ]
         reports = []
         for token, report, selection in runs:

@@ -257,3 +257,25 @@ async def test_many_concurrent_requests_end_exact(client: Client, exchange: Exch
         balance = await (await client.get("/api/v1/balance", headers=headers[user])).get_json()
         assert balance["current_balance"] == f"{accepted[user] / 100:.2f}"
     assert exchange.verify() == []
+
+
+async def test_daily_limits_show_today_used_and_remaining(
+    client: Client, autojump_clock: object
+) -> None:
+    headers = await signed_up(client)
+    await post(client, DEPOSIT, headers, {"amount": "2500.25"})
+    await post(client, WITHDRAW, headers, {"amount": "100"})
+    response = await client.get("/api/v1/balance/limits", headers=headers)
+    assert response.status_code == 200
+    assert await response.get_json() == {
+        "day": "2026-03-14",
+        "deposit": {"limit": "10000.00", "used": "2500.25", "remaining": "7499.75"},
+        "withdraw": {"limit": "5000.00", "used": "100.00", "remaining": "4900.00"},
+    }
+    await trio.sleep(12 * 3600 + 1)  # past midnight on the exchange clock
+    headers = await login(client)
+    body = await (await client.get("/api/v1/balance/limits", headers=headers)).get_json()
+    assert body["day"] == "2026-03-15"
+    assert body["deposit"]["used"] == "0.00"
+    assert body["withdraw"]["remaining"] == "5000.00"
+    assert (await client.get("/api/v1/balance/limits")).status_code == 401

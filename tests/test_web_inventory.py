@@ -664,3 +664,21 @@ def test_an_unreadable_or_empty_catalogue_stops_start_up(tmp_path: Path) -> None
     empty.write_text(json.dumps({"version": 1, "assets": []}))
     with pytest.raises(CatalogueError, match="no assets"):
         load_catalogue(empty)
+
+
+async def test_sparklines_of_every_active_asset_thinned(tmp_path: Path) -> None:
+    async with serving(tmp_path, history_days=8) as (exchange, client):
+        response = await client.get("/api/v1/inventory/sparklines?points=10")
+        assert response.status_code == 200
+        body = await response.get_json()
+        assert body["points"] == 10
+        active = [m for m in exchange.feed.markets.values() if m.active]
+        assert set(body["data"]) == {m.asset.asset_id for m in active}
+        btc = exchange.market("BTC").stats().sparkline_7d
+        assert len(btc) == 168
+        assert len(body["data"]["BTC"]) == 10
+        assert body["data"]["BTC"][0] == btc[0] / 1e8
+        assert body["data"]["BTC"][-1] == btc[-1] / 1e8
+        bad = await client.get("/api/v1/inventory/sparklines?points=1")
+        assert bad.status_code == 422
+        assert (await bad.get_json())["detail"][0]["loc"] == ["query", "points"]

@@ -1363,3 +1363,15 @@ async def test_stop_orders_already_reached_are_valued_at_the_current_price(
         assert (code, body["data"]["status"]) == (201, "pending")
         assert (await portfolio(client, headers))["reserved_usd"] == "9750.00"
         assert exchange.verify() == []
+
+
+async def test_trading_rules_are_public(client: Client) -> None:
+    response = await client.get("/api/v1/trading/rules")
+    assert response.status_code == 200
+    assert await response.get_json() == {
+        "max_order_value": "10000.00",
+        "fee_bps": 0,
+        "min_quantity": "0.001",
+        "daily_deposit_limit": "10000.00",
+        "daily_withdraw_limit": "5000.00",
+    }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,8 @@ import trio
 
 from exchange.engine import Exchange
 from exchange.money import PRICE_SCALE
-from tests.conftest import Client, signed_up
-from tests.trading_helpers import DEPOSIT, ORDERS, PORTFOLIO, call, running_app
+from tests.conftest import Client, login, signed_up
+from tests.trading_helpers import DEPOSIT, ORDERS, PORTFOLIO, call, running_app, small_catalogue
 
 CENT = Decimal("0.01")
 
@@ -315,3 +317,65 @@ async def test_asset_transactions_query_validation(client: Client, query: str) -
     status, body = await call(client, "GET", f"/api/v1/assets/BTC/transactions?{query}", headers)
     assert status == 422
     assert body["detail"][0]["loc"] == ["query", query.split("=")[0]]
+
+
+async def test_portfolio_history_replays_ledgers_at_candle_closes(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    catalogue = small_catalogue(tmp_path, "BTC", "ETH")
+    async with running_app(tmp_path, tick_interval=60.0, catalogue=catalogue) as (
+        exchange,
+        client,
+    ):
+        await trio.sleep(600)
+        headers = await funded(client)
+        bought = await order(
+            client, headers, order_type="market_buy", asset_id="BTC", quantity="0.05"
+        )
+        started = exchange.clock.now()
+        await trio.sleep(3 * 3600)
+        headers = await login(client)  # the first token expired meanwhile
+        body = await get(client, "/api/v1/portfolio/history?period=1d", headers)
+        assert (body["period"], body["step_seconds"]) == ("1d", 300)
+        points = body["data"]
+        # A day of 5-minute steps after now - 24h, the last one now.
+        assert len(points) in (288, 289)
+        steps = {
+            datetime.fromisoformat(b["time"]) - datetime.fromisoformat(a["time"])
+            for a, b in pairwise(points[:-1])
+        }
+        assert steps == {timedelta(minutes=5)}
+        assert datetime.fromisoformat(points[-1]["time"]).timestamp() == pytest.approx(
+            exchange.clock.now(), abs=0.001
+        )
+        portfolio = await get(client, PORTFOLIO, headers)
+        last = points[-1]
+        assert last["total_value"] == portfolio["total_value"]
+        # The deposit is not a gain: profit and loss is what the holding made or lost.
+        assert body["base_value"] == "0.00"
+        assert Decimal(last["profit_loss"]) == Decimal(last["total_value"]) - 10000
+        assert all(p["profit_loss"] == "0.00" for p in points if p["holdings_value"] == "0.00")
+        assert last["cash"] == portfolio["usd_balance"]
+        before = [p for p in points if p["time"] < "2026-03-14T12:10:00"]
+        assert before and all(p["total_value"] == "0.00" for p in before)
+        cash_after = Decimal("10000") - Decimal(bought["total_amount"])
+        candles = exchange.market("BTC").series["5m"]
+        checked = 0
+        for point in points[:-1]:
+            at = datetime.fromisoformat(point["time"]).timestamp()
+            if at <= started:
+                continue
+            close = Decimal(candles.close_at(at - 300) or 0) / PRICE_SCALE
+            value = (Decimal("0.05") * close).quantize(CENT, rounding=ROUND_FLOOR)
+            assert Decimal(point["cash"]) == cash_after
+            assert Decimal(point["holdings_value"]) == value
+            assert Decimal(point["total_value"]) == cash_after + value
+            checked += 1
+        assert checked >= 30
+        week = await get(client, "/api/v1/portfolio/history?period=7d", headers)
+        assert week["step_seconds"] == 3600
+        status, refused = await call(client, "GET", "/api/v1/portfolio/history?period=1y", headers)
+        assert status == 422
+        assert refused["detail"][0]["loc"] == ["query", "period"]
+        status, _ = await call(client, "GET", "/api/v1/portfolio/history", {})
+        assert status == 401

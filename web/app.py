@@ -17,6 +17,8 @@ from web.connections import Connections
 from web.errors import ApiError, error_response, retry_later
 from web.gateway import Gateway
 from web.openapi import WireOpenAPIProvider
+from web.pages import headers as page_headers
+from web.pages import routes as pages
 from web.routes import (
     account_stream,
     admin,
@@ -30,7 +32,10 @@ from web.routes import (
     prices,
     promotions,
     reviews,
+    rules,
     service,
+    session,
+    sparklines,
     teachers,
     users,
 )
@@ -94,8 +99,11 @@ def create_app(
     for module in (
         service,
         users,
+        session,
         balance,
         inventory,
+        sparklines,
+        rules,
         orders,
         portfolio,
         insights,
@@ -107,9 +115,11 @@ def create_app(
         teachers,
         classes,
         reviews,
+        pages,
     ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(market.news_blueprint)
+    page_headers.install(app)
 
     @app.before_serving
     async def start() -> None:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 from quart import current_app, g, request
 
 from web.errors import ApiError, unauthorized
+from web.sessions import COOKIE, CSRF_HEADER, SAFE_METHODS, csrf_matches
 from web.tokens import Claims, InvalidToken, verify
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -40,16 +41,33 @@ class RevokedToken(ApiError):
         self.username = username
 
 
+def csrf_refused() -> ApiError:
+    """A 403 for a cookie-authenticated change without this session's CSRF token."""
+    return ApiError(403, "csrf_failed", f"Missing or invalid {CSRF_HEADER} header")
+
+
 def authenticate() -> Claims:
-    """The current request's verified claims; 401 when missing, bad, expired or revoked."""
+    """The current request's verified claims; 401 when missing, bad, expired or revoked.
+
+    A request without an ``Authorization`` header may authenticate with the session cookie
+    instead; then a state-changing method must also carry the session's CSRF token (403).
+    """
     state = current_app.extensions["exchange_state"]
-    token = bearer_token(request.headers.get("Authorization"))
+    header = request.headers.get("Authorization")
+    cookie = request.cookies.get(COOKIE) if header is None else None
+    token = cookie or bearer_token(header)
     try:
         claims = verify(state.settings.jwt_secret, token, state.exchange.clock.now())
     except InvalidToken as exc:
         raise unauthorized(str(exc)) from None
     if state.exchange.is_revoked(claims.jti):
         raise RevokedToken(claims.sub)
+    if (
+        cookie
+        and request.method not in SAFE_METHODS
+        and not csrf_matches(state.settings.jwt_secret, claims, request.headers.get(CSRF_HEADER))
+    ):
+        raise csrf_refused()
     return claims
 
 

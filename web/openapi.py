@@ -34,6 +34,7 @@ REF_TEMPLATE = "#/components/schemas/{name}"
 ERROR_REF = {"$ref": REF_TEMPLATE.format(name="ErrorResponse")}
 DOC_ATTRIBUTE = "_exchange_doc"
 API_PREFIX = "/api/v1"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -147,7 +148,9 @@ def _error_response(status: int, codes: list[str], headers: Mapping[str, Any]) -
     return response
 
 
-def _refusals(rule: Rule, doc: Doc, auth: str | None, has_body: bool) -> dict[int, list[str]]:
+def _refusals(
+    rule: Rule, doc: Doc, auth: str | None, has_body: bool, method: str
+) -> dict[int, list[str]]:
     """Every error status of one operation, with the codes it can carry."""
     statuses: list[int] = [504]
     if rule.rule.startswith(API_PREFIX):
@@ -156,13 +159,16 @@ def _refusals(rule: Rule, doc: Doc, auth: str | None, has_body: bool) -> dict[in
         statuses.append(401)
     if auth == ADMIN:
         statuses.append(403)
+    refusals: dict[int, list[str]] = {}
+    if auth is not None and method.upper() not in SAFE_METHODS:
+        # A browser session's change without its CSRF token (web/sessions.py).
+        refusals[403] = ["csrf_failed"]
     if has_body:
         statuses += [413, 415, 422]
     if doc.query or rule.arguments:
         statuses.append(422)
     if doc.busy:
         statuses.append(503)
-    refusals: dict[int, list[str]] = {}
     for status in statuses:
         refusals.setdefault(status, []).extend(STANDARD_CODES[status])
     for status, codes in doc.errors.items():
@@ -171,7 +177,9 @@ def _refusals(rule: Rule, doc: Doc, auth: str | None, has_body: bool) -> dict[in
     return refusals
 
 
-def complete_operation(operation: dict[str, Any], rule: Rule, func: Callable[..., Any]) -> None:
+def complete_operation(
+    operation: dict[str, Any], rule: Rule, func: Callable[..., Any], method: str
+) -> None:
     """Add what quart-schema leaves out of one operation: parameters, security, refusals."""
     doc: Doc = getattr(func, DOC_ATTRIBUTE, Doc())
     auth: str | None = getattr(func, AUTH_ATTRIBUTE, None)
@@ -192,7 +200,7 @@ def complete_operation(operation: dict[str, Any], rule: Rule, func: Callable[...
             "description": "",
             "content": {media_type: {"schema": {"type": "string"}}},
         }
-    for status, codes in sorted(_refusals(rule, doc, auth, body is not None).items()):
+    for status, codes in sorted(_refusals(rule, doc, auth, body is not None, method).items()):
         if status not in responses:  # a route may document a status with its own schema
             # The bearer challenge comes with the token check only (a wrong password has none).
             challenge = status != 401 or auth is not None
@@ -213,7 +221,7 @@ class WireOpenAPIProvider(OpenAPIProvider):
             for method, operation in operations.items():
                 # quart-schema shares one operation object between a rule's methods.
                 operations[method] = operation = dict(operation)
-                complete_operation(operation, rule, func)
+                complete_operation(operation, rule, func, method)
         return paths, components
 
     def schema(self) -> dict[str, Any]:

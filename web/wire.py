@@ -145,6 +145,15 @@ class TokenResponse(msgspec.Struct):
     expires_in: int
 
 
+class SessionResponse(msgspec.Struct):
+    """A browser session: who it is, its CSRF token and when it ends."""
+
+    username: str
+    role: str
+    csrf_token: str
+    expires_at: str
+
+
 class ProfileResponse(msgspec.Struct):
     """A user's own profile."""
 
@@ -202,6 +211,22 @@ class TransactionsResponse(msgspec.Struct):
     transactions: list[TransactionResponse]
     total_count: int
     has_more: bool
+
+
+class DailyLimit(msgspec.Struct):
+    """One daily cap: the limit, what today used of it, and what remains."""
+
+    limit: str
+    used: str
+    remaining: str
+
+
+class DailyLimitsResponse(msgspec.Struct):
+    """Today's deposit and withdrawal limits (UTC day of the exchange clock)."""
+
+    day: str
+    deposit: DailyLimit
+    withdraw: DailyLimit
 
 
 class HealthResponse(msgspec.Struct):
@@ -291,6 +316,13 @@ class AssetDetailResponse(msgspec.Struct):
     data: AssetDetail
 
 
+class SparklinesResponse(msgspec.Struct):
+    """Seven-day sparklines by asset id, each at most ``points`` prices, oldest first."""
+
+    points: int
+    data: dict[str, list[float]]
+
+
 class CandleResponse(msgspec.Struct):
     """One OHLC candle; ``time`` is the start of its bucket."""
 
@@ -321,6 +353,16 @@ class OrderRequestBody(msgspec.Struct, forbid_unknown_fields=True):
     expires_at: Annotated[str, documented_as(format="date-time")] | None = None
     client_order_id: Annotated[str, documented_as(pattern="^[A-Za-z0-9_-]{1,64}$")] | None = None
     note: Annotated[str, documented_as(maxLength=1000)] | None = None
+
+
+class TradingRulesResponse(msgspec.Struct):
+    """Limits an order is checked against, for previews."""
+
+    max_order_value: str
+    fee_bps: int
+    min_quantity: str
+    daily_deposit_limit: str
+    daily_withdraw_limit: str
 
 
 class OrderResponse(msgspec.Struct):
@@ -359,6 +401,26 @@ class PortfolioResponse(msgspec.Struct):
     available_usd: str
     total_asset_value: str
     total_value: str
+
+
+class ValuePointResponse(msgspec.Struct):
+    """The account's value at one instant (decimal USD strings)."""
+
+    time: str
+    total_value: str
+    cash: str
+    holdings_value: str
+    # Change in total value since the first point, less deposits and plus withdrawals since.
+    profit_loss: str
+
+
+class PortfolioHistoryResponse(msgspec.Struct):
+    """The account's value over a period, oldest first; the last point is now."""
+
+    period: str
+    step_seconds: int
+    base_value: str
+    data: list[ValuePointResponse]
 
 
 class HoldingResponse(msgspec.Struct):

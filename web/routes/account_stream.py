@@ -1,10 +1,12 @@
 """The ``/ws/account`` stream: the caller's order events and balance updates, numbered.
 
-Authenticate with ``?token=<JWT>`` or a first message ``{"action": "auth", "token": ...}``.
+Authenticate with ``?token=<JWT>``, a Bearer header, a first message ``{"action": "auth",
+"token": ...}``, or the browser session cookie when ``Origin`` is this server's own origin.
 ``?since=<seq>`` resumes after the given event. Every event carries the account's ``seq``;
 a resumed stream repeats none and skips none while the events are still kept.
 
-Close codes: 4001 not authenticated, token expired or revoked; 4008 fell behind; 1001 the
+Close codes: 4001 not authenticated, token expired or revoked; 4003 session cookie from a
+foreign origin; 4008 fell behind; 1001 the
 exchange is stopping.
 """
 
@@ -23,6 +25,7 @@ from web.auth import bearer_token
 from web.errors import ApiError
 from web.gateway import Gateway, gateway
 from web.query import BadInteger
+from web.sessions import COOKIE, same_origin
 from web.state import app_state
 from web.streams import POLICY_CLOSE_CODE, decode_message, message, since_param
 from web.tokens import Claims, InvalidToken, verify
@@ -30,6 +33,7 @@ from web.tokens import Claims, InvalidToken, verify
 blueprint = Blueprint("account_stream", __name__)
 
 UNAUTHORIZED_CODE = 4001
+FORBIDDEN_ORIGIN_CODE = 4003
 SLOW_CLOSE_CODE = 4008
 GOING_AWAY_CODE = 1001
 BUFFER_EVENTS = 256
@@ -75,6 +79,11 @@ async def _authenticate() -> Claims:
                 token = bearer_token(header)
             except ApiError:
                 raise StreamClosed(UNAUTHORIZED_CODE, "Invalid authorization header") from None
+    if token is None and COOKIE in websocket.cookies:
+        # A cookie rides along with any site's websocket: only our own pages may use it.
+        if not same_origin(websocket.headers.get("Origin"), websocket.scheme, websocket.host):
+            raise StreamClosed(FORBIDDEN_ORIGIN_CODE, "Session cookie refused from this origin")
+        token = websocket.cookies[COOKIE]
     if token is None:
         with trio.move_on_after(AUTH_WAIT_SECONDS):
             first = _object(await websocket.receive())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
@@ -20,6 +22,8 @@ from web.wire import (
     TRANSACTION_TYPES,
     AmountRequest,
     BalanceResponse,
+    DailyLimit,
+    DailyLimitsResponse,
     MoneyMovedResponse,
     TransactionResponse,
     TransactionsResponse,
@@ -94,6 +98,32 @@ async def get_balance() -> Response:
     """The caller's cash balance."""
     balance = await app_state().exchange.balance(current_claims().sub)
     return json_response(BalanceResponse(format_usd(balance.cash), iso_ms(balance.updated_at)))
+
+
+def _daily(limit: int, used: int) -> DailyLimit:
+    return DailyLimit(format_usd(limit), format_usd(used), format_usd(max(0, limit - used)))
+
+
+@blueprint.get("/limits")
+@document_response(DailyLimitsResponse)
+@documented(busy=True)
+@authenticated
+async def limits() -> Response:
+    """Today's deposit and withdrawal limits, what is used of them and what remains.
+
+    Red-pocket credits count toward the deposit limit, as they do when a deposit is checked.
+    """
+    exchange = app_state().exchange
+    balance = await exchange.balance(current_claims().sub)
+    settings = exchange.settings
+    day = datetime.fromtimestamp(exchange.clock.now(), tz=UTC).date().isoformat()
+    return json_response(
+        DailyLimitsResponse(
+            day,
+            _daily(settings.daily_deposit_limit, balance.deposited_today),
+            _daily(settings.daily_withdraw_limit, balance.withdrawn_today),
+        )
+    )
 
 
 @blueprint.post("/deposit")

@@ -7,6 +7,7 @@ from quart_schema import document_response
 
 from exchange.clock import iso_ms
 from exchange.errors import NotFound
+from exchange.history import PERIODS
 from exchange.money import (
     CENTS,
     PRICE_SCALE,
@@ -19,7 +20,7 @@ from exchange.money import (
 from exchange.state import Holding
 from web.auth import authenticated, current_claims
 from web.openapi import documented
-from web.query import IntQuery
+from web.query import ChoiceQuery, IntQuery
 from web.reply import json_response
 from web.routes.inventory import ASSET_PATH, valid_asset_id
 from web.state import app_state
@@ -29,10 +30,13 @@ from web.wire import (
     HoldingResponse,
     HoldingsResponse,
     PortfolioAsset,
+    PortfolioHistoryResponse,
     PortfolioResponse,
+    ValuePointResponse,
 )
 
 blueprint = Blueprint("portfolio", __name__, url_prefix="/api/v1")
+PERIOD = ChoiceQuery("period", tuple(PERIODS), "How far back", "7d")
 
 LIMIT = IntQuery("limit", 50, 1, 100, "Trades per page")
 OFFSET = IntQuery("offset", 0, 0, description="Trades to skip")
@@ -95,6 +99,33 @@ async def portfolio() -> Response:
             total_value=format_usd(total),
         )
     )
+
+
+@blueprint.get("/portfolio/history")
+@document_response(PortfolioHistoryResponse)
+@documented(query=(PERIOD,))
+@authenticated
+async def portfolio_history() -> Response:
+    """Total value, cash and holdings value over ``period`` (1d, 7d or 30d; default 7d).
+
+    Replayed from the committed cash and asset ledgers and priced at candle closes: every
+    5 minutes for 1d, hourly for 7d, every 4 hours for 30d, and a last point now.
+    """
+    period = PERIOD.read() or "7d"
+    points = app_state().exchange.value_history(current_claims().sub, period)
+    base = points[0]
+    data = [
+        ValuePointResponse(
+            time=iso_ms(round(point.time * 1000)),
+            total_value=format_usd(point.total),
+            cash=format_usd(point.cash),
+            holdings_value=format_usd(point.holdings),
+            profit_loss=format_usd(point.total - base.total - (point.inflow - base.inflow)),
+        )
+        for point in points
+    ]
+    body = PortfolioHistoryResponse(period, PERIODS[period][1], format_usd(base.total), data)
+    return json_response(body)
 
 
 @blueprint.get("/balance/asset/<asset_id>")

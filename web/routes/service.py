@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from quart import Blueprint, Response
-from quart_schema import document_response
+from quart import Blueprint, Response, render_template
+from quart_schema import document_response, hide
 
 from web.gateway import gateway
 from web.openapi import documented
+from web.pages.routes import page
 from web.reply import json_response
 from web.settings import VERSION
 from web.state import app_state
@@ -17,8 +16,6 @@ from web.wire import HealthResponse
 blueprint = Blueprint("service", __name__)
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
-
-_DOCS_PAGE = (Path(__file__).parent.parent / "static" / "docs.html").read_bytes()
 
 
 @blueprint.get("/health")
@@ -61,5 +58,12 @@ async def metrics() -> Response:
 @blueprint.get("/docs")
 @documented(content=(200, "text/html"))
 async def docs() -> Response:
-    """A documentation page that works offline, rendered from /openapi.json."""
-    return Response(_DOCS_PAGE, content_type="text/html; charset=utf-8")
+    """The API viewer (vendored Swagger UI, works offline) over /openapi.json."""
+    return Response(await render_template("docs.html"), content_type="text/html; charset=utf-8")
+
+
+@blueprint.get("/docs/websockets")
+@hide
+async def websocket_docs() -> Response:
+    """The protocols of /ws/prices and /ws/account."""
+    return await page("websockets.html", "Websockets", "app")

@@ -22,7 +22,7 @@ from web.gateway import gateway
 from web.openapi import RETRY_AFTER, documented
 from web.reply import json_response
 from web.state import app_state
-from web.tokens import issue
+from web.tokens import Claims, issue
 from web.validation import Rules
 from web.wire import (
     LoginRequest,
@@ -122,7 +122,12 @@ async def register() -> Response:
 )
 async def login() -> Response:
     """Exchange a username and password for an access token."""
-    body = await _login_body.read()
+    token, _, ttl = await sign_in(await _login_body.read())
+    return json_response(TokenResponse(token, "bearer", ttl))
+
+
+async def sign_in(body: LoginRequest) -> tuple[str, Claims, int]:
+    """Check a login (rules, IP block, credentials) and issue a token: token, claims, ttl."""
     rules = Rules()
     username = rules.username(body.username)
     rules.password(body.password)
@@ -156,10 +161,10 @@ async def login() -> Response:
         raise ApiError(401, "invalid_credentials", "Incorrect username or password")
     await exchange.audit("login_success", username, ip)
     ttl = state.settings.token_ttl_seconds
-    token, _ = issue(
+    token, claims = issue(
         state.settings.jwt_secret, username, credentials.role, exchange.clock.now(), ttl
     )
-    return json_response(TokenResponse(token, "bearer", ttl))
+    return token, claims, ttl
 
 
 async def _failed_login(username: str, ip: str, reason: str) -> None:

@@ -1,0 +1,1 @@
+"""HTML pages: server-rendered shells whose scripts call the JSON API and its websockets."""

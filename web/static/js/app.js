@@ -1,0 +1,54 @@
+// On every page: the log-out button and notices for the account's order events.
+import { api } from "./api.js";
+import { describeOrder, el, price } from "./fmt.js";
+import { onAccount } from "./live.js";
+
+export function notice(text, kind = "info") {
+  const box = document.getElementById("notices");
+  const item = el("div", { class: `notice ${kind}`, text });
+  const close = el("button", { type: "button", class: "close", "aria-label": "Dismiss", text: "×" });
+  close.addEventListener("click", () => item.remove());
+  item.append(close);
+  box.append(item);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => item.remove(), 12000);
+}
+
+// Why an order ended where it did, in words.
+export function orderNotice(event) {
+  const order = event.order;
+  const what = describeOrder(order);
+  switch (event.event) {
+    case "fill":
+      return [`Filled: ${what} at ${price(order.filled_price)} on tick #${order.filled_tick_seq}.`, "good"];
+    case "cancelled":
+      return [`Cancelled: ${what}${order.reason ? ` (${order.reason})` : ""}.`, "info"];
+    case "expired":
+      return [`Expired: ${what}.`, "warn"];
+    case "rejected":
+      return [`Rejected: ${what}${order.reason ? `: ${order.reason}` : ""}.`, "bad"];
+    default:
+      return null;
+  }
+}
+
+const logout = document.getElementById("logout");
+if (logout) {
+  logout.addEventListener("click", async () => {
+    try {
+      await api("/api/v1/auth/session", { method: "DELETE" });
+    } finally {
+      location.assign("/login");
+    }
+  });
+}
+
+if (document.body.dataset.user) {
+  onAccount((event) => {
+    if (event.type === "order") {
+      const said = orderNotice(event);
+      if (said) notice(...said);
+    }
+    document.dispatchEvent(new CustomEvent("account-event", { detail: event }));
+  });
+}
