@@ -12,6 +12,7 @@ from quart.testing.connections import WebsocketDisconnectError
 
 from exchange.clock import iso_ms
 from tests.class_helpers import CLASSES, Headers, Room, open_room
+from web.routes.class_stream import BUFFER_TICKS
 
 FORBIDDEN = 4003
 
@@ -132,3 +133,42 @@ async def test_a_student_watches_while_the_class_shows_the_board(
             token = teacher["Authorization"].removeprefix("Bearer ")
             await ws.send(json.dumps({"action": "auth", "token": token}))
             assert (await next_message(ws))["type"] == "leaderboard"
+
+
+async def test_a_viewer_that_falls_behind_is_dropped(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    interval = 0.05
+    async with open_room(tmp_path, tick_interval=interval) as room:
+        teacher = await room.teacher()
+        info = await room.new_class(teacher)
+        student = await room.student("student_01", code=info["code"])
+        # Holdings move with every tick, so every tick changes the board.
+        status, _ = await room.order(
+            student, order_type="market_buy", asset_id="BTC", quantity="0.01"
+        )
+        assert status == 201
+        feed = room.exchange.feed
+        path = board_path(info["class_id"], teacher)
+        async with room.client.websocket(path) as reader, room.client.websocket(path) as laggard:
+            await next_message(reader)
+            await next_message(laggard)
+            before = feed.subscribers()
+            seen: list[int] = []
+
+            async def read() -> None:
+                while True:
+                    seen.append((await next_message(reader))["tick"])
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read)
+                await trio.sleep((BUFFER_TICKS + 20.5) * interval)
+                assert feed.subscribers() == before - 1
+                with pytest.raises(WebsocketDisconnectError) as closed:
+                    while True:
+                        await next_message(laggard)
+                assert closed.value.args[0] == 4008
+                nursery.cancel_scope.cancel()
+            # The reader kept up, in order (a tick that moves no total by a cent sends nothing).
+            assert seen == sorted(set(seen))
+            assert len(seen) >= BUFFER_TICKS and seen[-1] >= feed.seq - 1
