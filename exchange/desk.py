@@ -113,6 +113,8 @@ class MarketDesk:
         self._wake = trio.Event()
         self._news: Fanout[NewsItem] = Fanout()
         self.applied = 0
+        # The latest headline, for whoever shows only that one (a projector).
+        self.latest_news: NewsItem | None = None
 
     # Start-up
 
@@ -126,6 +128,11 @@ class MarketDesk:
         ):
             record = _record(found)
             self._scheduled[record.action_id] = record
+        latest = self.store.read_one(
+            "SELECT seq, news_id, headline, kind, action_id, created_at FROM news "
+            "ORDER BY seq DESC LIMIT 1"
+        )
+        self.latest_news = None if latest is None else NewsItem(*latest)
         # Resting orders may have been crossed while the process was down: check them all.
         self._recheck = {a for a in self.feed.markets if not triggers_stopped(self.state, a)}
 
@@ -288,6 +295,7 @@ class MarketDesk:
         if news is not None:
             item = self._news_item(news)
             if item is not None:
+                self.latest_news = item
                 self._news.publish(item)
         return self._stored(action_id)
 

@@ -12,6 +12,9 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
+
+import msgspec
 
 from exchange.classroom import Classroom, Student
 from exchange.clock import iso_ms
@@ -22,6 +25,10 @@ from exchange.store import Store
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 Cell = str | int | Decimal | None
+_params_decoder = msgspec.json.Decoder(dict[str, Any])
+_params_encoder = msgspec.json.Encoder()
+# The upper bound of an open class's lifetime (ms): every scheduled action is in it.
+_FOREVER = 2**62
 KINDS = ("roster", "leaderboard", "trades", "orders", "actions")
 
 ROSTER = (
@@ -80,7 +87,7 @@ ORDERS = (
     "reviewed_by",
     "reviewed_at",
 )
-ACTIONS = ("time", "source", "actor", "action", "username", "detail")
+ACTIONS = ("time", "source", "actor", "action", "username", "status", "detail")
 
 
 def safe_cell(value: Cell) -> str:
@@ -229,17 +236,74 @@ def order_rows(store: Store, class_id: str) -> list[list[Cell]]:
     return out
 
 
-def action_rows(classroom: Classroom, class_id: str) -> list[list[Cell]]:
-    """The class's headlines and market actions, oldest first.
+def action_rows(classroom: Classroom, store: Store, class_id: str) -> list[list[Cell]]:
+    """The class's own actions, the market's actions and its headlines, oldest first.
 
-    The one place to extend when the market itself keeps actions and headlines (pause, halt,
-    shock, news, regime): add their rows here with ``source`` "market". Until then this holds
-    the class's own actions (created, opened, paused, closed, joins, resets, adjustments).
+    Market rows cover the class's lifetime: from its creation to its close (or now, and the
+    actions scheduled beyond). A market action's time is when it took effect (applied,
+    failed or cancelled; a pending one's scheduled time); its detail is its parameters as
+    JSON, then when it was scheduled for, why it failed or who cancelled it.
     """
-    return [
-        [iso_ms(a.created_at), "class", a.actor, a.action, a.username, a.detail]
+    info = classroom.get(class_id)
+    until = info.updated_at if info.status == "closed" else None
+    timed: list[tuple[int, int, list[Cell]]] = [
+        (
+            a.created_at,
+            0,
+            [iso_ms(a.created_at), "class", a.actor, a.action, a.username, "done", a.detail],
+        )
         for a in classroom.actions(class_id)
     ]
+    bounds = (info.created_at, _FOREVER if until is None else until)
+    for row in store.read(
+        "SELECT * FROM (SELECT COALESCE(applied_at, cancelled_at, run_at, created_at) AS at, "
+        "seq, kind, params, status, run_at, created_by, cancelled_by, failure "
+        "FROM market_actions) WHERE at BETWEEN ? AND ? ORDER BY at, seq",
+        bounds,
+    ):
+        at, seq, kind, params, status, run_at, by, cancelled_by, failure = row
+        timed.append(
+            (
+                at,
+                1 + 2 * seq,
+                [
+                    iso_ms(at),
+                    "market",
+                    by,
+                    kind,
+                    None,
+                    status,
+                    _action_detail(params, run_at, cancelled_by, failure),
+                ],
+            )
+        )
+    for at, seq, headline, by in store.read(
+        "SELECT n.created_at, a.seq, n.headline, a.created_by FROM news n "
+        "LEFT JOIN market_actions a ON a.action_id = n.action_id "
+        "WHERE n.created_at BETWEEN ? AND ? ORDER BY n.seq",
+        bounds,
+    ):
+        # A headline follows the action that announced it.
+        timed.append(
+            (at, 2 + 2 * (seq or 0), [iso_ms(at), "market", by, "headline", None, None, headline])
+        )
+    timed.sort(key=lambda item: (item[0], item[1]))
+    return [row for _, _, row in timed]
+
+
+def _action_detail(
+    params: str, run_at: int | None, cancelled_by: str | None, failure: str | None
+) -> str:
+    fields = _params_decoder.decode(params)
+    fields.pop("type", None)
+    parts = [_params_encoder.encode(fields).decode()]
+    if run_at is not None:
+        parts.append(f"scheduled for {iso_ms(run_at)}")
+    if failure is not None:
+        parts.append(f"failed: {failure}")
+    if cancelled_by is not None:
+        parts.append(f"cancelled by {cancelled_by}")
+    return "; ".join(parts)
 
 
 def export(classroom: Classroom, store: Store, class_id: str, kind: str) -> bytes:
@@ -253,5 +317,5 @@ def export(classroom: Classroom, store: Store, class_id: str, kind: str) -> byte
     if kind == "orders":
         return to_csv(ORDERS, order_rows(store, class_id))
     if kind == "actions":
-        return to_csv(ACTIONS, action_rows(classroom, class_id))
+        return to_csv(ACTIONS, action_rows(classroom, store, class_id))
     raise ValueError(f"unknown export {kind!r}")

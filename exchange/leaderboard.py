@@ -140,6 +140,11 @@ class Board:
                 packed[asset_id] = packed.get(asset_id, 0) + (quantity << shift)
         self._version += 1
 
+    @property
+    def version(self) -> int:
+        """A number that changes with every position change."""
+        return self._version
+
     def order(self, seq: int, prices: Mapping[str, int]) -> list[tuple[int, str]]:
         """``(-total value, username)`` of every student, best first, at tick ``seq``."""
         key = (seq, self._version)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.class_helpers import CLASSES, open_room
+from tests.test_class_stream import FORBIDDEN, board_path, next_message, refused
 
 
 def routes(class_id: str, order_id: str) -> list[tuple[str, str, Any]]:
@@ -83,3 +84,31 @@ async def test_another_teacher_a_student_and_no_token_are_refused(tmp_path: Path
             await room.ok("GET", board, headers)
         status, answer = await room.call("GET", f"{CLASSES}/cls_unknown", teacher)
         assert (status, answer["code"]) == (404, "class_not_found")
+
+
+async def test_the_board_stream_refuses_whoever_may_not_watch(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    async with open_room(tmp_path) as room:
+        teacher = await room.teacher()
+        other = await room.teacher("teacher_02")
+        info = await room.new_class(teacher, leaderboard_visible=False)
+        member = await room.student("student_01", code=info["code"])
+        outsider = await room.student("student_02")
+        class_id = info["class_id"]
+        for headers, error, code in (
+            (other, "forbidden", FORBIDDEN),
+            (outsider, "forbidden", FORBIDDEN),
+            (member, "leaderboard_hidden", FORBIDDEN),
+            (None, None, 4001),
+        ):
+            async with room.client.websocket(board_path(class_id, headers)) as ws:
+                assert await refused(ws) == (error, code)
+        async with room.client.websocket(board_path("cls_unknown", teacher)) as ws:
+            assert await refused(ws) == ("class_not_found", 4004)
+        async with room.client.websocket(board_path(class_id, teacher, "limit=0")) as ws:
+            assert await refused(ws) == (None, 1008)
+        # The class's teacher and an admin watch it.
+        for headers in (teacher, room.admin):
+            async with room.client.websocket(board_path(class_id, headers)) as ws:
+                assert (await next_message(ws))["students"] == 1

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import trio
 
+from exchange.clock import iso_ms
 from exchange.exports import safe_cell, to_csv
 from tests.class_helpers import CLASSES, Headers, Room, open_room
 from tests.conftest import login
@@ -160,9 +163,9 @@ async def test_every_export_has_its_columns_and_escapes_hostile_text(room: Room)
     assert rejected[-4:-1] == ["rejected", "'+too big", "teacher_01"]
 
     actions = await download(room, teacher, f"{base}/exports/actions.csv")
-    assert actions[0] == ["time", "source", "actor", "action", "username", "detail"]
+    assert actions[0] == ["time", "source", "actor", "action", "username", "status", "detail"]
     assert [row[3] for row in actions[1:]] == ["created", "open", "joined", "adjust"]
-    assert actions[1][5] == "Economics 101"
+    assert actions[1][6] == "Economics 101"
     # The other class's hostile name is in its own log, quoted.
     [other] = [
         c for c in (await room.ok("GET", CLASSES, teacher))["data"] if c["name"] != "Economics 101"
@@ -170,9 +173,9 @@ async def test_every_export_has_its_columns_and_escapes_hostile_text(room: Room)
     other_actions = await download(
         room, teacher, f"{CLASSES}/{other['class_id']}/exports/actions.csv"
     )
-    assert other_actions[1][5] == '\'=cmd|"/C calc"!A0'
+    assert other_actions[1][6] == '\'=cmd|"/C calc"!A0'
     # A detail starting with '-' is quoted like any other text cell.
-    assert actions[-1][5] == "'-1.00: -fine"
+    assert actions[-1][6] == "'-1.00: -fine"
 
     status, body = await room.call("GET", f"{base}/exports/secrets.csv", teacher)
     assert (status, body["detail"][0]["loc"]) == (422, ["path", "kind"])
@@ -221,3 +224,66 @@ def test_generated_passwords_never_need_the_formula_guard() -> None:
         password = generated_password()
         assert safe_cell(password) == password
         assert len(password) == 16
+
+
+async def test_the_actions_export_holds_the_markets_actions_and_headlines_of_the_class(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    async with open_room(tmp_path) as room:
+        teacher = await room.teacher()
+        market = "/api/v1/market"
+        await room.ok("POST", f"{market}/news", teacher, {"headline": "Before the class"}, 201)
+        await trio.sleep(1)
+        info = await room.new_class(teacher)
+        base = f"{CLASSES}/{info['class_id']}"
+        await room.student("student_ann", code=info["code"])
+        await trio.sleep(1)
+        hostile = '=HYPERLINK("http://evil.example","click"), "quoted"'
+        await room.ok("POST", f"{market}/pause", teacher, {"reason": "Quiz, part 1"}, 201)
+        await room.ok("POST", f"{market}/resume", room.admin, {}, 201)
+        await room.ok("POST", f"{market}/news", teacher, {"headline": hostile}, 201)
+        shock = {"percent": -10, "asset_id": "BTC", "headline": "-10% on BTC"}
+        await room.ok("POST", f"{market}/shock", teacher, shock, 201)
+        at = iso_ms(room.exchange.clock.now_ms() + 3_600_000)
+        later = await room.ok(
+            "POST", f"{market}/regime", teacher, {"regime": "bull", "at": at}, 201
+        )
+        await trio.sleep(1)
+        await room.ok("DELETE", f"{market}/actions/{later['action_id']}", room.admin)
+        await trio.sleep(1)
+        await room.ok("POST", f"{base}/status", teacher, {"status": "closed"})
+        await trio.sleep(1)
+        await room.ok("POST", f"{market}/news", teacher, {"headline": "After the class"}, 201)
+
+        rows = await download(room, teacher, f"{base}/exports/actions.csv")
+        assert rows[0] == ["time", "source", "actor", "action", "username", "status", "detail"]
+        listed = [(r[1], r[2], r[3], r[5]) for r in rows[1:]]
+        assert listed == [
+            ("class", "teacher_01", "created", "done"),
+            ("class", "teacher_01", "open", "done"),
+            ("class", "student_ann", "joined", "done"),
+            ("market", "teacher_01", "pause", "done"),
+            ("market", "admin_01", "resume", "done"),
+            ("market", "teacher_01", "news", "done"),
+            ("market", "teacher_01", "headline", ""),
+            ("market", "teacher_01", "shock", "done"),
+            ("market", "teacher_01", "headline", ""),
+            ("market", "teacher_01", "regime", "cancelled"),
+            ("class", "teacher_01", "closed", "done"),
+        ]
+        details = [r[6] for r in rows[1:]]
+        assert json.loads(details[3]) == {
+            "reason": "Quiz, part 1",
+            "freeze_prices": False,
+            "headline": None,
+        }
+        # The hostile headline is a plain text cell, in the headline row and in the action's.
+        assert details[6] == "'" + hostile
+        assert json.loads(details[5]) == {"headline": hostile}
+        assert details[8] == "'-10% on BTC"
+        assert json.loads(details[7])["percent"] == -10
+        assert details[9] == (
+            f'{{"regime":"bull","headline":null}}; scheduled for {at}; cancelled by admin_01'
+        )
+        times = [r[0] for r in rows[1:]]
+        assert times == sorted(times)

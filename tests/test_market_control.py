@@ -676,3 +676,56 @@ async def test_every_market_route_is_documented(tmp_path: Path, autojump_clock: 
         schemas = spec["components"]["schemas"]
         for name in ("ActionResponse", "MarketStatusResponse", "HaltView", "NewsListResponse"):
             assert name in schemas
+
+
+async def test_every_market_action_is_in_the_audit_log_by_event(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    async with desk_app(tmp_path) as desk:
+        now = desk.exchange.clock.now_ms()
+        ran = [
+            await desk.ok("/pause", {"reason": "Quiz"}),
+            await desk.ok("/resume", {}, who=ADMIN),
+            await desk.ok("/assets/BTC/halt", {"reason": "Fork"}),
+            await desk.ok("/assets/BTC/resume", {}),
+            await desk.ok("/shock", {"percent": 5, "headline": "Rally", "asset_id": "ETH"}),
+            await desk.ok("/news", {"headline": "Markets open"}),
+            await desk.ok("/regime", {"regime": "bull"}),
+        ]
+        later = await desk.ok("/news", {"headline": "Lunch", "at": iso_ms(now + 10_000)})
+        cancelled = await desk.ok("/news", {"headline": "Never", "at": iso_ms(now + 20_000)})
+        failing = await desk.ok("/resume", {"at": iso_ms(now + 30_000)}, who=ADMIN)
+        status, _ = await call(
+            desk.client, "DELETE", f"{MARKET}/actions/{cancelled['action_id']}", desk.teacher
+        )
+        assert status == 200
+        await trio.sleep(31)
+        assert desk.exchange.desk.action(failing["action_id"]).status == "failed"
+        # A refused action changes nothing and is not logged as run.
+        status, _ = await desk.act("/resume", {})
+        assert status == 409
+
+        async def audited(event: str) -> list[tuple[str, str | None]]:
+            status, page = await call(
+                desk.client,
+                "GET",
+                f"/api/v1/admin/audit?event={event}&limit=500",
+                desk.tokens[ADMIN],
+            )
+            assert status == 200, page
+            return [(e["detail"], e["username"]) for e in reversed(page["data"])]
+
+        assert await audited("market_action") == [
+            (f"{a['kind']} {a['action_id']}", a["created_by"]) for a in [*ran, later]
+        ]
+        scheduled = await audited("market_action_scheduled")
+        assert [(d.split(" at ")[0], who) for d, who in scheduled] == [
+            (f"{a['kind']} {a['action_id']}", a["created_by"]) for a in (later, cancelled, failing)
+        ]
+        assert await audited("market_action_cancelled") == [
+            (f"news {cancelled['action_id']}", TEACHER)
+        ]
+        assert await audited("market_action_failed") == [(f"resume {failing['action_id']}", ADMIN)]
+        # Every action the desk holds is accounted for in the log.
+        _, total = desk.exchange.desk.actions(100, 0)
+        assert total == len(ran) + 3

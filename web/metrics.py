@@ -22,6 +22,24 @@ from prometheus_client.registry import Collector
 from exchange.buckets import Buckets
 from exchange.engine import Exchange
 
+UPKEEP_BUCKETS = (
+    0.0001,
+    0.0002,
+    0.0003,
+    0.0005,
+    0.00075,
+    0.001,
+    0.00125,
+    0.0015,
+    0.00175,
+    0.002,
+    0.0025,
+    0.003,
+    0.005,
+    0.01,
+    0.025,
+    0.1,
+)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
@@ -71,6 +89,12 @@ class Metrics:
             "exchange_websocket_clients_dropped",
             "Websocket clients closed for falling behind, by stream.",
             ["stream"],
+            registry=self.registry,
+        )
+        self.board_upkeep = Histogram(
+            "exchange_class_board_upkeep_seconds",
+            "CPU time of making one class's leaderboard frame (ranking and encoding), per tick.",
+            buckets=UPKEEP_BUCKETS,
             registry=self.registry,
         )
         self.registry.register(EngineCollector(exchange, self))
