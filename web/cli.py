@@ -1,4 +1,5 @@
-"""The ``exchange`` command: ``serve`` runs the exchange and its web face, ``verify`` checks a db.
+"""The ``exchange`` command: ``serve`` runs the exchange and its web face, ``verify`` checks a db,
+``scenario`` lists, validates and runs scenarios.
 
 This entry point is the one module that composes the engine with the web face.
 """
@@ -24,6 +25,7 @@ from exchange.ledger import find_mismatches
 from exchange.redpocket import RedPocketError
 from exchange.settings import Settings, env_str
 from exchange.store import connect
+from scenarios import commands as scenario_commands
 from web import logs
 from web.app import create_app
 from web.settings import WebSettings, web_settings_from_env
@@ -125,12 +127,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = commands.add_parser("verify", help="check every balance against its ledger")
     check.add_argument("--db", help="database path (EXCHANGE_DB, default exchange.db)")
+    scenario_commands.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``exchange`` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "scenario":
+        return scenario_commands.main(args)
     db = args.db or env_str("EXCHANGE_DB", "exchange.db")
     if args.command == "verify":
         return verify(db)
