@@ -32,8 +32,10 @@ from exchange.clock import SECONDS_PER_DAY, Clock
 from exchange.desk import MarketDesk
 from exchange.errors import NotFound, Overloaded, Rejected, UnknownUser
 from exchange.events import AccountEvents
+from exchange.impact import PriceImpact
 from exchange.ledger import find_mismatches, list_asset_entries, list_entries
 from exchange.market import Market
+from exchange.money import CENTS
 from exchange.orders import Order, OrderRequest
 from exchange.pricefeed import FeedSettings, PriceFeed
 from exchange.pricemodel import Regime
@@ -81,6 +83,7 @@ class Exchange:
         self._store: Store | None = None
         self._nursery: trio.Nursery | None = None
         self._context: AccountContext | None = None
+        self.impact = PriceImpact()
 
     @property
     def store(self) -> Store:
@@ -148,6 +151,7 @@ class Exchange:
             desk = self._desk = MarketDesk(self._store, self.clock, self._feed)
             desk.load()
             self._feed.steering = desk.plan
+            self._feed.nudges = self.impact.moves
             by_rank = [asset.asset_id for asset in self.assets]
             # Paused and halted assets do not trigger; resumed ones are checked at the next tick.
             self._feed.on_tick(
@@ -246,6 +250,9 @@ class Exchange:
             expires_at = day_end if expires_at is None else min(expires_at, day_end)
         request = msgspec.structs.replace(request, expires_at=expires_at)
         order: Order = await self._call(username, PlaceOrder(request))
+        if order.status == "completed" and order.total_amount and self.impact.rules:
+            usd = order.total_amount / CENTS
+            self.impact.record(order.asset_id, usd if order.is_buy else -usd, self.clock.now())
         return order
 
     async def cancel_order(self, username: str, order_id: str) -> Order:

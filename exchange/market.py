@@ -140,6 +140,10 @@ class Market:
         self.state = shift(self.params, self.state, move)
         return self.record(at, self.state.price, widths)
 
+    def nudge(self, move: float) -> None:
+        """Move log price by ``move`` before this tick's step (price impact); records nothing."""
+        self.state = shift(self.params, self.state, move)
+
     def hold(self, at: float, widths: tuple[str, ...]) -> list[tuple[str, Candle]]:
         """Keep the price where it is at time ``at`` (frozen): no random step."""
         return self.record(at, self.state.price, widths)

@@ -107,6 +107,8 @@ class PriceFeed:
         self.stats_ticks = 0
         # Market control's say in each tick: shocks to apply, prices to hold still.
         self.steering: Callable[[float, float], TickPlan] | None = None
+        # Price impact's say: log moves added to this tick's step, by asset.
+        self.nudges: Callable[[float], dict[str, float]] | None = None
 
     # Start-up
 
@@ -223,10 +225,13 @@ class PriceFeed:
         changed: dict[str, int] = {}
         minute_closed = False
         steer = None if self.steering is None else self.steering(self.ticked_at, at)
+        nudges = None if self.nudges is None else self.nudges(at)
         for asset_id, market in self.markets.items():
             if not market.active:
                 continue
             before = market.price
+            if nudges and asset_id in nudges:
+                market.nudge(nudges[asset_id])
             if steer is not None and asset_id in steer.moves:
                 closed = market.shift(at, steer.moves[asset_id], ALL_WIDTHS)
             elif steer is not None and steer.is_frozen(asset_id):

@@ -13,24 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from scenarios.model import parse_duration
 from scenarios.strategy import Buy, Request, Sell, View
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
-
-
-def _seconds(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) and value >= 0 else None
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        unit = _UNITS.get(text[-1])
-        try:
-            return float(text[:-1]) * unit if unit else float(text)
-        except ValueError:
-            return None
-    return None
 
 
 @dataclass
@@ -63,6 +47,7 @@ class Bot:
         self.values = dict(values)
         self.rng = rng
         self.tick_interval = tick
+        self.phase = 0
 
     @classmethod
     def check_params(
@@ -80,6 +65,21 @@ class Bot:
     def ticks(self, seconds: float) -> int:
         """A span in seconds as a whole number of ticks (at least one)."""
         return max(1, round(seconds / self.tick_interval))
+
+    def spread_out(self) -> None:
+        """Give this bot its own phase and a threshold within 20% of the set one.
+
+        Bots of one entry would otherwise act in lockstep; each draws from its own stream.
+        """
+        if "every" in self.values:
+            self.phase = self.rng.randrange(self.ticks(self.values["every"]))
+        for name in ("threshold", "drawdown"):
+            if name in self.values:
+                self.values[name] *= self.rng.uniform(0.8, 1.2)
+
+    def due(self, tick: int) -> bool:
+        """True at the ticks this bot looks at the market (every ``every``, at its phase)."""
+        return tick % self.ticks(self.values["every"]) == self.phase
 
     def on_start(self, view: View) -> list[Request] | None:
         """Nothing at the start unless the kind says so."""
@@ -108,10 +108,10 @@ def _check(
             return rule.default
         return float(value)
     if rule.kind == "seconds":
-        seconds = _seconds(value)
+        seconds = parse_duration(value)
         if seconds is None or seconds <= 0:
             fail((name, "must be a positive duration (seconds or '15m', '2h')"))
-            return _seconds(rule.default)
+            return parse_duration(rule.default)
         return seconds
     if rule.kind == "asset":
         chosen = in_play[0] if value is None else value
@@ -136,10 +136,14 @@ def _orders(value: Any, in_play: tuple[str, ...], duration: float, fail: Any) ->
     orders = []
     for number, order in enumerate(value):
         where = f"orders[{number}]"
-        if not isinstance(order, dict) or set(order) - {"at", "side", "usd", "asset"}:
-            fail((where, "must be a table of at, side, usd and asset"))
+        if not isinstance(order, dict) or set(order) - {"at", "side", "usd", "asset", "over"}:
+            fail((where, "must be a table of at, side, usd, asset and over"))
             continue
-        at = _seconds(order.get("at"))
+        over = parse_duration(order.get("over", 0))
+        if over is None:
+            fail((f"{where}.over", "must be a duration (seconds or '10m')"))
+            continue
+        at = parse_duration(order.get("at"))
         if at is None or (duration and at >= duration):
             fail((f"{where}.at", "must be a time within the scenario"))
             continue
@@ -155,7 +159,7 @@ def _orders(value: Any, in_play: tuple[str, ...], duration: float, fail: Any) ->
         if asset not in in_play:
             fail((f"{where}.asset", f"must be an asset in play, not {asset!r}"))
             continue
-        orders.append({"at": at, "side": side, "usd": float(usd), "asset": asset})
+        orders.append({"at": at, "side": side, "usd": float(usd), "asset": asset, "over": over})
     return sorted(orders, key=lambda o: o["at"])
 
 
@@ -209,7 +213,7 @@ class Momentum(Bot):
 
     def on_tick(self, view: View) -> list[Request] | None:
         """Look every ``every`` seconds; trade each watched asset with a trend."""
-        if view.tick % self.ticks(self.values["every"]):
+        if not self.due(view.tick):
             return None
         back = self.ticks(self.values["lookback"]) + 1
         orders: list[Request] = []
@@ -242,7 +246,7 @@ class MeanReversion(Bot):
 
     def on_tick(self, view: View) -> list[Request] | None:
         """Compare each watched asset with its moving average."""
-        if view.tick % self.ticks(self.values["every"]):
+        if not self.due(view.tick):
             return None
         window = self.ticks(self.values["window"])
         orders: list[Request] = []
@@ -274,7 +278,7 @@ class Dca(Bot):
 
     def on_tick(self, view: View) -> list[Request] | None:
         """Buy on schedule while cash lasts."""
-        if view.tick % self.ticks(self.values["every"]):
+        if not self.due(view.tick):
             return None
         usd = _affordable(view, self.values["usd"])
         return [Buy(self.values["asset"], usd=usd)] if usd >= 1 else None
@@ -332,12 +336,19 @@ class Whale(Bot):
     kind = "whale"
     summary = "big orders at scheduled moments"
     params: ClassVar[dict[str, Param]] = {
-        "orders": Param("orders", None, doc="list of {at, side, usd, asset}"),
+        "orders": Param("orders", None, doc="list of {at, side, usd, asset, over}"),
     }
 
     def __init__(self, values: Mapping[str, Any], rng: random.Random, tick: float) -> None:
         super().__init__(values, rng, tick)
-        self.pending = list(values["orders"])
+        # An order spread ``over`` a span goes out in equal parts, one each tick.
+        self.pending = []
+        for order in values["orders"]:
+            parts = max(1, round(order["over"] / tick))
+            for part in range(parts):
+                at = order["at"] + part * tick
+                self.pending.append({**order, "at": at, "usd": order["usd"] / parts})
+        self.pending.sort(key=lambda o: o["at"])
 
     def on_tick(self, view: View) -> list[Request] | None:
         """Send every scheduled order that is due."""

@@ -24,15 +24,14 @@ from exchange.control import (
     SetRegime,
     Shock,
 )
+from exchange.impact import ImpactRule
 from exchange.money import CENTS
 from scenarios.bots import BOT_KINDS
-from scenarios.model import BotSpec, Event, ImpactRule, Scenario
+from scenarios.model import BotSpec, Event, Scenario, parse_duration
 
 BUNDLED = Path(__file__).resolve().parent / "bundled"
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 BOT_NAME = re.compile(r"[a-z0-9]{1,16}")
-DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(s|m|h|d)")
-UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
 MAX_DURATION = 366 * 86_400.0
 MAX_TEXT = 200
 MAX_BOTS = 500
@@ -145,25 +144,12 @@ class _Checker:
             return default
         seconds = parse_duration(value)
         if seconds is None:
-            self.fail(entry, name, "must be seconds or a duration like '90s', '15m', '2h', '3d'")
+            self.fail(entry, name, "must be seconds or a duration like '90s', '15m', '1h30m', '2d'")
             return default
         if seconds > MAX_DURATION:
             self.fail(entry, name, "must be at most 366 days")
             return default
         return seconds
-
-
-def parse_duration(value: object) -> float | None:
-    """Seconds from a number of seconds or a text like '15m'; None when neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) and value >= 0 else None
-    if isinstance(value, str):
-        found = DURATION.fullmatch(value.strip())
-        if found:
-            return float(found[1]) * UNITS[found[2]]
-    return None
 
 
 def _unknown(check: _Checker, entry: str, raw: dict[str, Any], allowed: set[str]) -> None:

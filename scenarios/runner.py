@@ -29,7 +29,7 @@ from exchange.money import CENTS, PRICE_SCALE, QTY_SCALE
 from exchange.orders import Order, OrderRequest
 from exchange.pricemodel import stream
 from exchange.users import NewUser
-from scenarios.bots import BOT_KINDS
+from scenarios.bots import BOT_KINDS, Bot
 from scenarios.digest import digests
 from scenarios.model import Scenario
 from scenarios.strategy import Buy, Cancel, OpenOrder, Request, Sell, Strategy, View
@@ -164,7 +164,7 @@ class Runner:
                         username,
                         f"{spec.name} #{number}",
                         f"bot:{spec.kind}",
-                        cls(spec.params, rng, tick),
+                        _bot(cls, spec.params, rng, tick),
                         spec.cash,
                     )
                 )
@@ -191,6 +191,7 @@ class Runner:
         """Create every participant's account (role ``bot``) and fund it."""
         self._build()
         exchange = self.exchange
+        exchange.impact.set_rules(self.scenario.impact)
         if exchange.credentials(SCENARIO_USER) is None:
             await exchange.register(
                 NewUser(
@@ -381,7 +382,9 @@ class Runner:
         side = "buy" if isinstance(request, Buy) else "sell"
         order_type = f"{'limit' if limit else 'market'}_{side}"
         for piece in self._pieces(quantity, limit or quote.price):
-            model = exchange.feed.markets[request.asset].price
+            # The tick's price less its impact part: what the model alone says.
+            tick_price = exchange.quote(request.asset).price
+            model = round(tick_price / (1 + exchange.impact.share(request.asset)))
             try:
                 order = await exchange.place_order(
                     participant.username,
@@ -566,6 +569,12 @@ class Runner:
     def chart(self) -> dict[str, list[tuple[int, float]]]:
         """The sampled price path per asset in play."""
         return self._chart
+
+
+def _bot(cls: type[Bot], params: dict[str, Any], rng: random.Random, tick: float) -> Bot:
+    bot = cls(params, rng, tick)
+    bot.spread_out()
+    return bot
 
 
 class _Broken:
