@@ -230,16 +230,21 @@ class Runner:
         self._started = time.perf_counter()
         self._first_seq = feed.seq
         await self._step(0)
-        seen = feed.seq
         tick = 0
+        ticked = trio.Event()
+
+        def on_tick(frame: object) -> None:
+            ticked.set()
+
+        feed.on_tick(on_tick)
         while tick < self.scenario.ticks and not self.stopped:
             if self.paused:
                 await self._resumed.wait()
                 continue
-            await trio.sleep(self.scenario.tick_interval / 2)
-            if feed.seq == seen:
+            await ticked.wait()
+            ticked = trio.Event()
+            if self.paused or self.stopped:
                 continue
-            seen = feed.seq
             tick += 1
             await self._step(tick)
             if self._skip.is_set():

@@ -27,6 +27,7 @@ from web.routes import (
     portfolio,
     prices,
     promotions,
+    scenario,
     service,
     users,
 )
@@ -98,6 +99,7 @@ def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
         admin,
         promotions,
         market,
+        scenario,
     ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(market.news_blueprint)

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import gc
 import logging
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -26,8 +27,13 @@ from exchange.redpocket import RedPocketError
 from exchange.settings import Settings, env_str
 from exchange.store import connect
 from scenarios import commands as scenario_commands
+from scenarios.live import LiveScenario, assets_in_play, live_settings
+from scenarios.loader import ScenarioError
+from scenarios.loader import load as load_scenario
+from scenarios.model import Scenario
 from web import logs
 from web.app import create_app
+from web.routes import scenario as scenario_routes
 from web.settings import WebSettings, web_settings_from_env
 
 log = logging.getLogger("exchange")
@@ -50,8 +56,13 @@ async def _serve_http(
     await hypercorn_serve(app, config, shutdown_trigger=on_signal, task_status=task_status)  # type: ignore[arg-type]
 
 
-async def serve(exchange: Exchange, web: WebSettings) -> None:
-    """Run the exchange and serve HTTP until SIGINT or SIGTERM, then shut down cleanly."""
+async def serve(
+    exchange: Exchange, web: WebSettings, story: tuple[Scenario, float] | None = None
+) -> None:
+    """Run the exchange and serve HTTP until SIGINT or SIGTERM, then shut down cleanly.
+
+    With a story (a scenario and its speed), play it live while serving.
+    """
     config = Config()
     config.bind = [f"{web.host}:{web.port}"]
     config.accesslog = None
@@ -64,6 +75,10 @@ async def serve(exchange: Exchange, web: WebSettings) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(exchange.run)
             app = create_app(exchange, web)
+            if story is not None:
+                live = LiveScenario(exchange, *story)
+                scenario_routes.install(app, live)
+                nursery.start_soon(live.run)
             # The HTTP server returns once in-flight requests are done; then the engine stops
             # and the store closes the database.
             async with trio.open_nursery() as http:
@@ -125,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         help="seconds between price ticks (EXCHANGE_TICK_INTERVAL, 1.0)",
     )
+    run.add_argument("--scenario", help="play a scenario live (a bundled name or a .toml file)")
+    run.add_argument(
+        "--speed", type=float, default=1.0, help="with --scenario: play it X times faster"
+    )
     check = commands.add_parser("verify", help="check every balance against its ledger")
     check.add_argument("--db", help="database path (EXCHANGE_DB, default exchange.db)")
     scenario_commands.add_parser(commands)
@@ -142,15 +161,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = (args.log_level or env_str("EXCHANGE_LOG_LEVEL", "INFO")).upper()
     logs.configure(level)
     settings = Settings.from_env(db=db, seed=args.seed, tick_interval=args.tick_interval)
+    story = None
+    if args.scenario:
+        if not (math.isfinite(args.speed) and 0.01 <= args.speed <= 1000):
+            print("cannot start: --speed must be between 0.01 and 1000", file=sys.stderr)
+            return 2
+        try:
+            scenario = load_scenario(args.scenario)
+        except ScenarioError as exc:
+            print(f"cannot start: {exc}", file=sys.stderr)
+            return 2
+        settings = live_settings(settings, scenario, args.speed, args.seed)
+        story = (scenario, args.speed)
     web = web_settings_from_env(db, args.host, args.port)
     try:
         exchange = Exchange(settings)
     except (CatalogueError, RedPocketError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 2
+    if story is not None:
+        assets_in_play(exchange, story[0])
     tune_gc()
     with contextlib.suppress(KeyboardInterrupt):
-        trio.run(serve, exchange, web)
+        trio.run(serve, exchange, web, story)
     print("Exchange stopped.", flush=True)
     return 0
 
