@@ -125,7 +125,7 @@ async def test_the_story_plays_while_the_api_serves_and_obeys_the_teacher(
             assert status == 200 and state["state"] == "stopped"
             status, refused = await call(client, "POST", f"{PATH}/resume", teacher)
             assert status == 409 and refused["code"] == "scenario_finished"
-            orders, total = exchange.orders("bot_noise_000", 5, 0)
+            _, total = exchange.orders("bot_noise_000", 5, 0)
             assert total > 0
             assert trio.current_time() - start < 20
             # The stopped story's task ends at the next tick, and the nursery with it.
