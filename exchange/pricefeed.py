@@ -30,12 +30,10 @@ from exchange.clock import Clock
 from exchange.control import TickPlan
 from exchange.errors import StorageUnavailable
 from exchange.fanout import SHUTTING_DOWN, Fanout, Subscription
-from exchange.market import CAPACITY, DAY, Market, SavedMarket
+from exchange.market import ALL_WIDTHS, CAPACITY, DAY, Market, SavedMarket
 from exchange.pricemodel import Regime, stream
 from exchange.series import INTERVALS
 from exchange.store import Chain, Statement, Store, Write
-
-ALL_WIDTHS = tuple(INTERVALS)
 
 _SAVE_MARKET = (
     "INSERT OR REPLACE INTO markets (asset_id, price, deviation, ath, ath_date, atl, atl_date, "
@@ -225,21 +223,29 @@ class PriceFeed:
         changed: dict[str, int] = {}
         minute_closed = False
         steer = None if self.steering is None else self.steering(self.ticked_at, at)
+        if steer is not None and not (steer.moves or steer.frozen or steer.freeze_all):
+            steer = None  # nothing to steer: every asset takes its step
         nudges = None if self.nudges is None else self.nudges(at)
+        regime = self.regime
         for asset_id, market in self.markets.items():
             if not market.active:
                 continue
-            before = market.price
+            before = market.state.price
             if nudges and asset_id in nudges:
                 market.nudge(nudges[asset_id])
-            if steer is not None and asset_id in steer.moves:
+            if steer is None:
+                closed = market.advance(at, dt, regime, ALL_WIDTHS)
+            elif asset_id in steer.moves:
                 closed = market.shift(at, steer.moves[asset_id], ALL_WIDTHS)
-            elif steer is not None and steer.is_frozen(asset_id):
+            elif steer.is_frozen(asset_id):
                 closed = market.hold(at, ALL_WIDTHS)
             else:
-                closed = market.advance(at, dt, self.regime, ALL_WIDTHS)
-            if market.price != before:
-                changed[asset_id] = market.price
+                closed = market.advance(at, dt, regime, ALL_WIDTHS)
+            price = market.state.price
+            if price != before:
+                changed[asset_id] = price
+            if not closed:
+                continue
             for name, candle in closed:
                 minute_closed = minute_closed or name == "1m"
                 self._pending.append((_SAVE_CANDLE, (asset_id, INTERVALS[name], *candle)))
