@@ -30,7 +30,7 @@ KINDS = ("noise", "momentum", "mean_reversion", "dca", "panic", "noise", "noise"
 
 def _bot_params(kind: str, assets: tuple[str, ...], ticks: int) -> dict[str, object]:
     watched = list(assets[:3])
-    raw: dict[str, object] = {
+    shapes: dict[str, dict[str, object]] = {
         "noise": {"assets": watched, "rate": 0.002},
         "momentum": {"assets": watched, "lookback": "10m", "every": "5m"},
         "mean_reversion": {"assets": watched, "window": "30m", "every": "5m"},
@@ -42,8 +42,8 @@ def _bot_params(kind: str, assets: tuple[str, ...], ticks: int) -> dict[str, obj
                 {"at": 2 * ticks // 3, "side": "sell", "usd": 50_000, "asset": assets[1]},
             ]
         },
-    }[kind]
-    checked = BOT_KINDS[kind].check_params(raw, assets, float(ticks))  # type: ignore[arg-type]
+    }
+    checked = BOT_KINDS[kind].check_params(shapes[kind], assets, float(ticks))
     assert not checked.problems, checked.problems
     return checked.values
 
@@ -102,8 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
         print(out.getvalue())
     orders = sum(p.orders for p in result.participants)
+    verdict = "ok" if not result.problems else "FAIL"
     print(
-        f"fills={len(result.fills)} orders={orders} verify={'ok' if not result.problems else 'FAIL'} "
+        f"fills={len(result.fills)} orders={orders} verify={verdict} "
         f"ticks/s={args.ticks / wall:,.0f} ms/tick={wall * 1000 / args.ticks:.3f}"
     )
     print(

@@ -163,8 +163,19 @@ class Stepper:
     of a step's cost. The arithmetic is ``step``'s, operation for operation.
     """
 
-    __slots__ = ("_cap", "_drift_term", "_floor", "_high", "_keep", "_low", "_spread", "days")
-    __slots__ += ("dt", "params", "regime")
+    __slots__ = (
+        "_cap",
+        "_drift_term",
+        "_floor",
+        "_high",
+        "_keep",
+        "_low",
+        "_spread",
+        "days",
+        "dt",
+        "params",
+        "regime",
+    )
 
     def __init__(self, params: ModelParams, dt: float, regime: Regime) -> None:
         if not (math.isfinite(dt) and dt > 0):
