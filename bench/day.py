@@ -91,12 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenario = day(args.ticks, args.bots, args.assets)
     profiler = cProfile.Profile() if args.profile else None
     started = time.perf_counter()
+    cpu_started = time.process_time()
     if profiler is not None:
         profiler.enable()
     result = run_offline(scenario)
     if profiler is not None:
         profiler.disable()
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     if profiler is not None:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
@@ -105,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdict = "ok" if not result.problems else "FAIL"
     print(
         f"fills={len(result.fills)} orders={orders} verify={verdict} "
-        f"ticks/s={args.ticks / wall:,.0f} ms/tick={wall * 1000 / args.ticks:.3f}"
+        f"ticks/s={args.ticks / wall:,.0f} ms/tick={wall * 1000 / args.ticks:.3f} "
+        f"cpu={cpu:.2f}s (the machine is shared: cpu is what this process used)"
     )
     print(
         f"day: wall={wall:.2f}s ticks={args.ticks} bots={args.bots} assets={args.assets} "

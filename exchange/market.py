@@ -168,7 +168,13 @@ class Market:
         price = state.price
         if widths is ALL_WIDTHS and self._minute_start <= at < self._minute_end:
             # The tick of every tick: inline, as ``record`` would do it in the same minute.
-            self._minute_series.extend_open(price)
+            minute = self._minute_series
+            tail = minute._tail
+            if price > minute._high[tail]:
+                minute._high[tail] = price
+            elif price < minute._low[tail]:
+                minute._low[tail] = price
+            minute._close[tail] = price
             self._coarser_behind = True
             if price > self.ath:
                 self.ath, self.ath_date = price, iso_seconds(at)

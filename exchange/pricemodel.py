@@ -14,6 +14,7 @@ ModelKind = Literal["gbm", "jump", "peg"]
 
 _KINDS: tuple[ModelKind, ...] = ("gbm", "jump", "peg")
 _SECONDS_PER_DAY = 86_400.0
+_exp = math.exp
 # Crypto trades every day of the year, so annualized figures scale by 365, not 252.
 _DAYS_PER_YEAR = 365.0
 # Keeps exp() finite and prices printable whatever parameters or start price are fed in.
@@ -168,6 +169,7 @@ class Stepper:
         "_drift_term",
         "_floor",
         "_high",
+        "_jumps",
         "_keep",
         "_low",
         "_spread",
@@ -188,6 +190,7 @@ class Stepper:
         self._keep = math.exp(-params.reversion * days)
         self._drift_term = drift * _decayed(params.reversion, days)
         self._spread = math.sqrt(sigma * sigma * _decayed(2 * params.reversion, days))
+        self._jumps = params.kind == "jump"
         self._floor, self._cap = -math.inf, math.inf
         self._low, self._high = 1, None
         if peg:
@@ -201,14 +204,23 @@ class Stepper:
         deviation = (
             state.deviation * self._keep + self._drift_term + self._spread * rng.gauss(0.0, 1.0)
         )
-        if params.kind == "jump":
+        if self._jumps:
             deviation += _jumps(params, self.days, rng)
-        # step() clamps a peg to its band, then _settle() to the global bound; same order.
-        deviation = min(max(deviation, self._floor), self._cap)
-        deviation = min(max(deviation, -_MAX_DEVIATION), _MAX_DEVIATION)
-        price = max(1, round(params.reference * math.exp(deviation)))
-        if self._high is not None:
-            price = min(max(price, self._low), self._high)
+        # step() clamps a peg to its band, then _settle() to the global bound, in this order;
+        # comparisons rather than min/max calls give the same values for less.
+        if deviation < self._floor:
+            deviation = self._floor
+        elif deviation > self._cap:
+            deviation = self._cap
+        if deviation < -_MAX_DEVIATION:
+            deviation = -_MAX_DEVIATION
+        elif deviation > _MAX_DEVIATION:
+            deviation = _MAX_DEVIATION
+        price = round(params.reference * _exp(deviation))
+        if price < self._low:
+            price = self._low
+        elif self._high is not None and price > self._high:
+            price = self._high
         return ModelState(price, deviation)
 
 

@@ -81,6 +81,10 @@ class Bot:
         """True at the ticks this bot looks at the market (every ``every``, at its phase)."""
         return tick % self.ticks(self.values["every"]) == self.phase
 
+    def wants(self, tick: int, time: float) -> bool:
+        """Whether the bot may act at this tick: the runner builds no view for it otherwise."""
+        return "every" not in self.values or self.due(tick)
+
     def on_start(self, view: View) -> list[Request] | None:
         """Nothing at the start unless the kind says so."""
         return None
@@ -180,10 +184,20 @@ class Noise(Bot):
         "usd_max": Param("number", 500.0, 1.0, 1e9, "largest order in USD"),
     }
 
+    _go: bool | None = None
+
+    def wants(self, tick: int, time: float) -> bool:
+        """The tick's one draw: whether to trade at all."""
+        self._go = self.rng.random() < self.values["rate"]
+        return self._go
+
     def on_tick(self, view: View) -> list[Request] | None:
         """Maybe one random order."""
         rng = self.rng
-        if rng.random() >= self.values["rate"]:
+        go, self._go = self._go, None
+        if go is None:
+            go = rng.random() < self.values["rate"]
+        if not go:
             return None
         asset = rng.choice(self.values["assets"])
         usd = rng.uniform(
@@ -349,6 +363,10 @@ class Whale(Bot):
                 at = order["at"] + part * tick
                 self.pending.append({**order, "at": at, "usd": order["usd"] / parts})
         self.pending.sort(key=lambda o: o["at"])
+
+    def wants(self, tick: int, time: float) -> bool:
+        """Only when an order is due."""
+        return bool(self.pending) and self.pending[0]["at"] <= time
 
     def on_tick(self, view: View) -> list[Request] | None:
         """Send every scheduled order that is due."""

@@ -57,6 +57,11 @@ def _csv(rows: list[list[Any]], columns: tuple[str, ...]) -> str:
     return buffer.getvalue()
 
 
+def _seconds(value: float) -> str:
+    """Seconds as written in the CSVs: whole when whole, else to the millisecond."""
+    return str(int(value)) if value == int(value) else f"{value:.3f}"
+
+
 def final_equity(participant: Participant) -> float:
     """The participant's last recorded equity in USD."""
     return participant.equity[-1][1] if participant.equity else participant.funded / 100
@@ -96,7 +101,7 @@ def trades(result: RunResult) -> list[list[Any]]:
         rows.append(
             [
                 fill.tick,
-                f"{fill.time:g}",
+                _seconds(fill.time),
                 fill.participant,
                 fill.asset,
                 fill.side,
@@ -116,7 +121,7 @@ def trades(result: RunResult) -> list[list[Any]]:
 def events(result: RunResult) -> list[list[Any]]:
     """One row per timeline entry run."""
     return [
-        [e.tick, f"{e.at:g}", format_offset(e.at), e.kind, e.status, e.detail]
+        [e.tick, _seconds(e.at), format_offset(e.at), e.kind, e.status, e.detail]
         for e in result.events
     ]
 

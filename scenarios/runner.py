@@ -269,6 +269,9 @@ class Runner:
         for participant in self.participants:
             if participant.failure is not None:
                 continue
+            strategy = participant.strategy
+            if tick and isinstance(strategy, Bot) and not strategy.wants(tick, elapsed):
+                continue
             await self._act(participant, tick, elapsed)
         if tick % self._sample_every == 0 or tick == self.scenario.ticks:
             for participant in self.participants:
