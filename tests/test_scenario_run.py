@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,7 +18,17 @@ from scenarios.model import Scenario
 from scenarios.offline import in_play, run_settings, running
 from scenarios.report import EVENT_COLUMNS, LEADERBOARD_COLUMNS, TRADE_COLUMNS
 from scenarios.runner import Runner, RunResult
-from scenarios.strategy import Base, Buy, Cancel, Request, Sell, Strategy, View
+from scenarios.strategy import (
+    Base,
+    Buy,
+    Cancel,
+    Request,
+    Sell,
+    Strategy,
+    StrategyLoadError,
+    View,
+    load_strategy,
+)
 from web.cli import main, verify
 
 HEAD = """
@@ -354,3 +365,25 @@ def test_validate_and_show_and_list(tmp_path: Path, capsys: pytest.CaptureFixtur
     bad.write_text('name = "x"\n')
     assert main(["scenario", "validate", str(bad)]) == 2
     assert f"{bad}: meta: field 'description': is required" in capsys.readouterr().err
+
+
+def test_strategy_files_are_checked_when_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.py"
+    good.write_text("class Ok:\n    def on_start(self, view): ...\n    def on_tick(self, view): ...\n")
+    (tmp_path / "bad.py").write_text("raise ValueError('no')\n")
+    (tmp_path / "half.py").write_text("class Half:\n    def on_tick(self, view): ...\n")
+    assert load_strategy(f"{good}:Ok")[0] == "Ok"
+    for spec, message in (
+        (str(good), "expected path/to/file.py:ClassName"),
+        (f"{tmp_path}/none.py:Ok", "no file"),
+        (f"{good}:Missing", "has no class Missing"),
+        (f"{tmp_path}/bad.py:X", "importing failed: ValueError('no')"),
+        (f"{tmp_path}/half.py:Half", "Half has no on_start method"),
+    ):
+        with pytest.raises(StrategyLoadError, match=re.escape(message)):
+            load_strategy(spec)
+    code = main(["scenario", "run", "calm-day", "--strategy", f"{good}:Missing", "--quiet"])
+    assert code == 2
+    assert "cannot load strategy" in capsys.readouterr().err
