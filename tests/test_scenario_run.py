@@ -371,7 +371,9 @@ def test_strategy_files_are_checked_when_loaded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = tmp_path / "good.py"
-    good.write_text("class Ok:\n    def on_start(self, view): ...\n    def on_tick(self, view): ...\n")
+    good.write_text(
+        "class Ok:\n    def on_start(self, view): ...\n    def on_tick(self, view): ...\n"
+    )
     (tmp_path / "bad.py").write_text("raise ValueError('no')\n")
     (tmp_path / "half.py").write_text("class Half:\n    def on_tick(self, view): ...\n")
     assert load_strategy(f"{good}:Ok")[0] == "Ok"
