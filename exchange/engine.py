@@ -146,6 +146,7 @@ class Exchange:
                     tick_interval=settings.tick_interval,
                     history_days=settings.history_days,
                     frames_held=settings.frames_held,
+                    write_ticks=settings.feed_write_ticks,
                 ),
             )
             desk = self._desk = MarketDesk(self._store, self.clock, self._feed)

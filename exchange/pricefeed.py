@@ -68,6 +68,7 @@ class FeedSettings:
     tick_interval: float = 1.0
     history_days: int = 30
     frames_held: int = 600
+    write_ticks: int = 1
 
 
 class Ranking(NamedTuple):
@@ -188,7 +189,7 @@ class PriceFeed:
                 # The store takes writes again: save what the refused ones may have held.
                 self._chain = self._chain.successor()
                 self._pending[:0] = self._unsaved(self._saved_at)
-            if self._pending:
+            if self._pending and self.seq % self.settings.write_ticks == 0:
                 statements, self._pending = self._pending, []
                 if self._chain.broken is None:
                     saved = partial(self._saved, self.ticked_at)
@@ -199,6 +200,12 @@ class PriceFeed:
                     write = Write(statements)
                 # Nobody waits for this answer: the feed goes on ticking while it commits.
                 await self.store.submit(write, Reply())
+
+    async def flush(self) -> None:
+        """Write what the feed has gathered and not written yet (``write_ticks`` > 1)."""
+        if self._pending:
+            statements, self._pending = self._pending, []
+            await self.store.write(Write(statements))
 
     def _saved(self, at: float) -> None:
         self._saved_at = max(self._saved_at, at)

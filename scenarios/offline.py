@@ -38,6 +38,8 @@ def run_settings(scenario: Scenario, seed: int, db: str) -> Settings:
         max_amount=UNLIMITED,
         # Bots stay loaded for the whole story rather than being retired and reloaded.
         account_idle_seconds=scenario.duration + 3600.0,
+        # A run's database is written once a minute of ticks, not at every tick.
+        feed_write_ticks=max(1, round(60 / scenario.tick_interval)),
     )
 
 

@@ -510,6 +510,7 @@ class Runner:
 
     async def finish(self) -> None:
         """Bring every participant's figures up to date."""
+        await self.exchange.feed.flush()
         await self.exchange.store.barrier()
         for participant in self.participants:
             await self._refresh(participant)

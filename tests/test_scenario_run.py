@@ -171,6 +171,9 @@ async def test_news_regime_and_a_refused_event(
         assert [item.headline for item in news] == ["doom", "extra"]
         actions, _ = exchange.desk.actions(10, 0)
         assert {a.created_by for a in actions} == {"scenario"}
+        # The feed writes once a minute of ticks in a run, and what is left at the end.
+        assert exchange.feed.settings.write_ticks == 60
+        assert exchange.store.read_one("SELECT seq FROM feed") == (exchange.feed.seq,)
 
     result = await play(
         tmp_path,
