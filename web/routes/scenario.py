@@ -15,6 +15,7 @@ from quart_schema import document_response
 
 from web.admin import teacher_or_admin
 from web.errors import ApiError
+from web.marketwire import ScenarioStatusResponse
 from web.openapi import documented
 from web.reply import json_response
 
@@ -39,38 +40,6 @@ class LiveStory(Protocol):
 
     def stop(self) -> None:
         """End it."""
-
-
-class NextEvent(msgspec.Struct):
-    """The next timeline entry: its offset from the start and what it is."""
-
-    at_s: float
-    label: str
-
-
-class StoryEvent(msgspec.Struct):
-    """A timeline entry that has run: at which tick, and what became of it."""
-
-    tick: int
-    at_s: float
-    kind: str
-    status: str
-    detail: str
-
-
-class ScenarioStatusResponse(msgspec.Struct):
-    """The live scenario: its state, progress, what ran and what comes next."""
-
-    name: str
-    state: str
-    speed: float
-    tick: int
-    ticks: int
-    elapsed_s: float
-    duration_s: float
-    next_event: NextEvent | None
-    events: list[StoryEvent]
-    bots: int
 
 
 def install(app: Any, story: LiveStory) -> None:
