@@ -369,7 +369,11 @@ class MarketDesk:
         Paused or halted assets are left out. An asset resumed since the last tick is checked
         at its current price even when the tick did not change it.
         """
-        tradable = [a for a in order if not triggers_stopped(self.state, a)]
+        state = self.state
+        if state.pause is None and not state.halts:
+            tradable = order if isinstance(order, list) else list(order)
+        else:
+            tradable = [a for a in order if not triggers_stopped(state, a)]
         recheck, self._recheck = self._recheck, set()
         recheck.intersection_update(tradable)
         if not recheck:

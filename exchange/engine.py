@@ -34,8 +34,10 @@ from exchange.desk import MarketDesk
 from exchange.errors import NotFound, Overloaded, Rejected, UnknownUser
 from exchange.events import AccountEvents
 from exchange.history import ValuePoint, value_history
+from exchange.impact import PriceImpact
 from exchange.ledger import find_mismatches, list_asset_entries, list_entries
 from exchange.market import Market
+from exchange.money import CENTS
 from exchange.orders import Order, OrderRequest
 from exchange.pricefeed import FeedSettings, PriceFeed
 from exchange.pricemodel import Regime
@@ -85,6 +87,7 @@ class Exchange:
         self._context: AccountContext | None = None
         self._classroom: Classroom | None = None
         self._prices_at: tuple[int, dict[str, int]] = (-1, {})
+        self.impact = PriceImpact()
 
     @property
     def store(self) -> Store:
@@ -158,11 +161,13 @@ class Exchange:
                     tick_interval=settings.tick_interval,
                     history_days=settings.history_days,
                     frames_held=settings.frames_held,
+                    write_ticks=settings.feed_write_ticks,
                 ),
             )
             desk = self._desk = MarketDesk(self._store, self.clock, self._feed)
             desk.load()
             self._feed.steering = desk.plan
+            self._feed.nudges = self.impact.moves
             by_rank = [asset.asset_id for asset in self.assets]
             # Paused and halted assets do not trigger; resumed ones are checked at the next tick.
             self._feed.on_tick(
@@ -272,6 +277,9 @@ class Exchange:
             expires_at = day_end if expires_at is None else min(expires_at, day_end)
         request = msgspec.structs.replace(request, expires_at=expires_at)
         order: Order = await self._call(username, PlaceOrder(request))
+        if order.status == "completed" and order.total_amount and self.impact.rules:
+            usd = order.total_amount / CENTS
+            self.impact.record(order.asset_id, usd if order.is_buy else -usd, self.clock.now())
         return order
 
     async def cancel_order(self, username: str, order_id: str) -> Order:

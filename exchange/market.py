@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from exchange.pricemodel import (
     ModelParams,
     ModelState,
     Regime,
+    Stepper,
     initial_state,
     params_for,
     shift,
@@ -22,6 +24,8 @@ from exchange.pricemodel import (
 from exchange.series import INTERVALS, Candle, Series
 
 DAY = 86_400
+ALL_WIDTHS = tuple(INTERVALS)
+_NONE_CLOSED: list[tuple[str, Candle]] = []
 # Back-history stages: (step seconds, until this long before the end, series fed).
 SYNTHESIS_STAGES = (
     (3600.0, DAY, ("1h", "1d")),
@@ -89,13 +93,34 @@ class Market:
         self.params: ModelParams = params_for(asset.model, asset.volatility, asset.reference_price)
         self.state: ModelState = initial_state(self.params)
         self.rng = rng
-        self.series = {name: Series(INTERVALS[name], CAPACITY[name]) for name in INTERVALS}
+        self._series = {name: Series(INTERVALS[name], CAPACITY[name]) for name in INTERVALS}
         self.ath, self.ath_date = asset.ath, f"{asset.ath_date}T00:00:00Z"
         self.atl, self.atl_date = asset.atl, f"{asset.atl_date}T00:00:00Z"
         self.updated_at = 0.0
         self.active = asset.is_active
         self._supply = float(asset.circulating_supply)
         self._stats: Stats | None = None
+        self._stepper: Stepper | None = None
+        # The minute of the last price recorded into every series (empty when not all were).
+        self._minute_start, self._minute_end = math.inf, -math.inf
+        self._minute_series = self._series["1m"]
+        self._coarser = tuple(self._series[name] for name in INTERVALS if name != "1m")
+        # Within a minute only the 1m candle takes each price; the wider open candles catch up
+        # (max, min, last: the same however often) when the series are read or the minute ends.
+        self._coarser_behind = False
+
+    @property
+    def series(self) -> dict[str, Series]:
+        """The candle series by width name, up to date."""
+        if self._coarser_behind:
+            self._catch_up()
+        return self._series
+
+    def _catch_up(self) -> None:
+        self._coarser_behind = False
+        high, low, close = self._minute_series.newest_extremes()
+        for series in self._coarser:
+            series.fold_open(high, low, close)
 
     @property
     def price(self) -> int:
@@ -110,6 +135,7 @@ class Market:
     def restore(self, saved: SavedMarket) -> None:
         """Continue from a persisted state."""
         self.state = ModelState(saved.price, saved.deviation)
+        self._minute_start, self._minute_end = math.inf, -math.inf
         self.ath, self.ath_date = saved.ath, saved.ath_date
         self.atl, self.atl_date = saved.atl, saved.atl_date
         self.updated_at = saved.updated_at
@@ -132,13 +158,41 @@ class Market:
         self, at: float, dt: float, regime: Regime, widths: tuple[str, ...]
     ) -> list[tuple[str, Candle]]:
         """Step the model by ``dt`` seconds to time ``at``; return the candles this closed."""
-        self.state = step(self.params, self.state, self.rng, dt, regime)
-        return self.record(at, self.state.price, widths)
+        stepper = self._stepper
+        if stepper is None or stepper.dt != dt or stepper.regime is not regime:
+            stepper = self._stepper = Stepper(self.params, dt, regime) if dt > 0 else None
+        if stepper is None:
+            self.state = step(self.params, self.state, self.rng, dt, regime)
+            return self.record(at, self.state.price, widths)
+        self.state = state = stepper(self.state, self.rng)
+        price = state.price
+        if widths is ALL_WIDTHS and self._minute_start <= at < self._minute_end:
+            # The tick of every tick: inline, as ``record`` would do it in the same minute.
+            minute = self._minute_series
+            tail = minute._tail
+            if price > minute._high[tail]:
+                minute._high[tail] = price
+            elif price < minute._low[tail]:
+                minute._low[tail] = price
+            minute._close[tail] = price
+            self._coarser_behind = True
+            if price > self.ath:
+                self.ath, self.ath_date = price, iso_seconds(at)
+            if price < self.atl:
+                self.atl, self.atl_date = price, iso_seconds(at)
+            self.updated_at = at
+            self._stats = None
+            return _NONE_CLOSED
+        return self.record(at, price, widths)
 
     def shift(self, at: float, move: float, widths: tuple[str, ...]) -> list[tuple[str, Candle]]:
         """Move log price by ``move`` at time ``at`` instead of a random step (a shock)."""
         self.state = shift(self.params, self.state, move)
         return self.record(at, self.state.price, widths)
+
+    def nudge(self, move: float) -> None:
+        """Move log price by ``move`` before this tick's step (price impact); records nothing."""
+        self.state = shift(self.params, self.state, move)
 
     def hold(self, at: float, widths: tuple[str, ...]) -> list[tuple[str, Candle]]:
         """Keep the price where it is at time ``at`` (frozen): no random step."""
@@ -152,6 +206,7 @@ class Market:
         candle held is a real aggregate of the path.
         """
         self._note_records(self.price, self.price, start)
+        self._minute_start, self._minute_end = math.inf, -math.inf
         at = start
         fed: set[str] = set()
         for dt, until, widths in SYNTHESIS_STAGES:
@@ -186,10 +241,23 @@ class Market:
     ) -> list[tuple[str, Candle]]:
         """Record a price at time ``at`` into the named series and the all-time records."""
         closed = []
-        for name in widths:
-            candle = self.series[name].record(at, price)
-            if candle is not None:
-                closed.append((name, candle))
+        every = widths is ALL_WIDTHS or widths == ALL_WIDTHS
+        if every and self._minute_start <= at < self._minute_end:
+            # Widths nest (60 | 300 | 3600 | 86400): the same minute is the same bucket in
+            # every series, and nothing closes; the wider ones catch up when read.
+            self._minute_series.extend_open(price)
+            self._coarser_behind = True
+        else:
+            series_of = self.series
+            for name in widths:
+                candle = series_of[name].record(at, price)
+                if candle is not None:
+                    closed.append((name, candle))
+            if every:
+                self._minute_start = int(at // 60) * 60.0
+                self._minute_end = self._minute_start + 60.0
+            else:
+                self._minute_start, self._minute_end = math.inf, -math.inf
         self._note_records(price, price, at)
         self.updated_at = at
         self._stats = None

@@ -30,12 +30,10 @@ from exchange.clock import Clock
 from exchange.control import TickPlan
 from exchange.errors import StorageUnavailable
 from exchange.fanout import SHUTTING_DOWN, Fanout, Subscription
-from exchange.market import CAPACITY, DAY, Market, SavedMarket
+from exchange.market import ALL_WIDTHS, CAPACITY, DAY, Market, SavedMarket
 from exchange.pricemodel import Regime, stream
 from exchange.series import INTERVALS
 from exchange.store import Chain, Statement, Store, Write
-
-ALL_WIDTHS = tuple(INTERVALS)
 
 _SAVE_MARKET = (
     "INSERT OR REPLACE INTO markets (asset_id, price, deviation, ath, ath_date, atl, atl_date, "
@@ -70,6 +68,7 @@ class FeedSettings:
     tick_interval: float = 1.0
     history_days: int = 30
     frames_held: int = 600
+    write_ticks: int = 1
 
 
 class Ranking(NamedTuple):
@@ -107,6 +106,8 @@ class PriceFeed:
         self.stats_ticks = 0
         # Market control's say in each tick: shocks to apply, prices to hold still.
         self.steering: Callable[[float, float], TickPlan] | None = None
+        # Price impact's say: log moves added to this tick's step, by asset.
+        self.nudges: Callable[[float], dict[str, float]] | None = None
 
     # Start-up
 
@@ -188,7 +189,7 @@ class PriceFeed:
                 # The store takes writes again: save what the refused ones may have held.
                 self._chain = self._chain.successor()
                 self._pending[:0] = self._unsaved(self._saved_at)
-            if self._pending:
+            if self._pending and self.seq % self.settings.write_ticks == 0:
                 statements, self._pending = self._pending, []
                 if self._chain.broken is None:
                     saved = partial(self._saved, self.ticked_at)
@@ -199,6 +200,12 @@ class PriceFeed:
                     write = Write(statements)
                 # Nobody waits for this answer: the feed goes on ticking while it commits.
                 await self.store.submit(write, Reply())
+
+    async def flush(self) -> None:
+        """Write what the feed has gathered and not written yet (``write_ticks`` > 1)."""
+        if self._pending:
+            statements, self._pending = self._pending, []
+            await self.store.write(Write(statements))
 
     def _saved(self, at: float) -> None:
         self._saved_at = max(self._saved_at, at)
@@ -223,18 +230,29 @@ class PriceFeed:
         changed: dict[str, int] = {}
         minute_closed = False
         steer = None if self.steering is None else self.steering(self.ticked_at, at)
+        if steer is not None and not (steer.moves or steer.frozen or steer.freeze_all):
+            steer = None  # nothing to steer: every asset takes its step
+        nudges = None if self.nudges is None else self.nudges(at)
+        regime = self.regime
         for asset_id, market in self.markets.items():
             if not market.active:
                 continue
-            before = market.price
-            if steer is not None and asset_id in steer.moves:
+            before = market.state.price
+            if nudges and asset_id in nudges:
+                market.nudge(nudges[asset_id])
+            if steer is None:
+                closed = market.advance(at, dt, regime, ALL_WIDTHS)
+            elif asset_id in steer.moves:
                 closed = market.shift(at, steer.moves[asset_id], ALL_WIDTHS)
-            elif steer is not None and steer.is_frozen(asset_id):
+            elif steer.is_frozen(asset_id):
                 closed = market.hold(at, ALL_WIDTHS)
             else:
-                closed = market.advance(at, dt, self.regime, ALL_WIDTHS)
-            if market.price != before:
-                changed[asset_id] = market.price
+                closed = market.advance(at, dt, regime, ALL_WIDTHS)
+            price = market.state.price
+            if price != before:
+                changed[asset_id] = price
+            if not closed:
+                continue
             for name, candle in closed:
                 minute_closed = minute_closed or name == "1m"
                 self._pending.append((_SAVE_CANDLE, (asset_id, INTERVALS[name], *candle)))

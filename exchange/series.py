@@ -105,6 +105,33 @@ class Series:
         """Add a price seen at ``at``; return the candle this closed, if a new bucket began."""
         return self.record_path(at, 0.0, (price,))
 
+    def newest_start(self) -> int | None:
+        """The start of the newest candle, if any."""
+        return self._start[self._tail] if self._count else None
+
+    def newest_extremes(self) -> tuple[int, int, int]:
+        """The newest candle's high, low and close."""
+        tail = self._tail
+        return self._high[tail], self._low[tail], self._close[tail]
+
+    def fold_open(self, high: int, low: int, close: int) -> None:
+        """Widen the newest candle to take a finer open candle's high, low and close."""
+        tail = self._tail
+        if high > self._high[tail]:
+            self._high[tail] = high
+        if low < self._low[tail]:
+            self._low[tail] = low
+        self._close[tail] = close
+
+    def extend_open(self, price: int) -> None:
+        """Add a price to the newest candle, known to be still open (its bucket's time)."""
+        tail = self._tail
+        if price > self._high[tail]:
+            self._high[tail] = price
+        elif price < self._low[tail]:
+            self._low[tail] = price
+        self._close[tail] = price
+
     def record_path(self, first_at: float, dt: float, prices: Sequence[int]) -> Candle | None:
         """Add prices seen at ``first_at``, ``first_at + dt``, ...; return the last candle closed.
 

@@ -133,6 +133,8 @@ class Settings:
     tick_interval: float = 1.0
     history_days: int = 30
     frames_held: int = 600
+    # Ticks whose writes the feed gathers into one; 1 (each tick durable at once) when serving.
+    feed_write_ticks: int = 1
     red_pockets: str = ""
     red_pocket_default: Decimal | None = None
 

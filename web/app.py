@@ -34,6 +34,7 @@ from web.routes import (
     promotions,
     reviews,
     rules,
+    scenario,
     service,
     session,
     sparklines,
@@ -118,6 +119,7 @@ def create_app(
         classes,
         reviews,
         pages,
+        scenario,
     ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(market.news_blueprint)

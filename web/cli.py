@@ -1,4 +1,5 @@
-"""The ``exchange`` command: ``serve`` runs the exchange and its web face, ``verify`` checks a db.
+"""The ``exchange`` command: ``serve`` runs the exchange and its web face, ``verify`` checks a db,
+``scenario`` lists, validates and runs scenarios.
 
 This entry point is the one module that composes the engine with the web face.
 """
@@ -33,11 +34,17 @@ from exchange.settings import (
     parse_int,
 )
 from exchange.store import connect
+from scenarios import commands as scenario_commands
+from scenarios.live import LiveScenario, assets_in_play, live_settings
+from scenarios.loader import ScenarioError
+from scenarios.loader import load as load_scenario
+from scenarios.model import Scenario
 from web import logs
 from web.app import create_app
 from web.connections import Connections, ServeConfig
 from web.connections import install as install_tracked_connections
 from web.keepalive import CloseEarlyResponses
+from web.routes import scenario as scenario_routes
 from web.routes.prices import MAX_MESSAGE_BYTES
 from web.settings import LOG_LEVELS, MAX_PORT, WebSettings, web_settings_from_env
 from web.validation import Rules
@@ -103,8 +110,12 @@ def server_config(web: WebSettings, connections: Connections) -> ServeConfig:
     return config
 
 
-async def serve(exchange: Exchange, web: WebSettings) -> None:
+async def serve(
+    exchange: Exchange, web: WebSettings, story: tuple[Scenario, float] | None = None
+) -> None:
     """Run the exchange and serve HTTP until SIGINT or SIGTERM, then shut down cleanly.
+
+    With a story (a scenario and its speed), play it live while serving.
 
     Shutdown takes at most ``web.shutdown_timeout_seconds``: in-flight requests and streams
     get that minus ``SHUTDOWN_RESERVE_SECONDS``, connections still open then are reset, and
@@ -116,7 +127,12 @@ async def serve(exchange: Exchange, web: WebSettings) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(exchange.run)
-            app = CloseEarlyResponses(create_app(exchange, web, connections))
+            quart_app = create_app(exchange, web, connections)
+            if story is not None:
+                live = LiveScenario(exchange, *story)
+                scenario_routes.install(quart_app, live)
+                nursery.start_soon(live.run)
+            app = CloseEarlyResponses(quart_app)
             # The HTTP server returns once in-flight requests are done (or reset); then the
             # store commits what is queued, the engine stops and the store closes the database.
             async with trio.open_nursery() as http:
@@ -215,8 +231,16 @@ def _parser() -> argparse.ArgumentParser:
         type=_flag(lambda name, raw: parse_float(name, raw, 0.001), "--tick-interval"),
         help="seconds between price ticks (EXCHANGE_TICK_INTERVAL, 1.0)",
     )
+    run.add_argument("--scenario", help="play a scenario live (a bundled name or a .toml file)")
+    run.add_argument(
+        "--speed",
+        type=_flag(lambda name, raw: parse_float(name, raw, 0.01, 1000.0), "--speed"),
+        default=1.0,
+        help="with --scenario: play it X times faster (0.01 to 1000)",
+    )
     check = commands.add_parser("verify", help="check every balance against its ledger")
     check.add_argument("--db", help="database path (EXCHANGE_DB, default exchange.db)")
+    scenario_commands.add_parser(commands)
     return parser
 
 
@@ -261,13 +285,24 @@ def check_admin(web: WebSettings) -> None:
         raise SettingError(f"{error['loc'][-1]}: {error['msg']}")
 
 
-def prepare(args: argparse.Namespace, db: str) -> tuple[Exchange, WebSettings, str]:
-    """Everything ``serve`` needs, checked, and the log level.
+Story = tuple[Scenario, float] | None
+
+
+def prepare(args: argparse.Namespace, db: str) -> tuple[Exchange, WebSettings, str, Story]:
+    """Everything ``serve`` needs, checked: the exchange, web settings, log level and story.
 
     ``SettingError`` names the first bad setting.
     """
     level = args.log_level or env_choice("EXCHANGE_LOG_LEVEL", "INFO", LOG_LEVELS)
     settings = Settings.from_env(db=db, seed=args.seed, tick_interval=args.tick_interval)
+    story: Story = None
+    if args.scenario:
+        try:
+            scenario = load_scenario(args.scenario)
+        except ScenarioError as exc:
+            raise SettingError(f"--scenario {exc}") from None
+        settings = live_settings(settings, scenario, args.speed, args.seed)
+        story = (scenario, args.speed)
     check_database(db)
     try:
         web = web_settings_from_env(db, args.host, args.port)
@@ -283,24 +318,28 @@ def prepare(args: argparse.Namespace, db: str) -> tuple[Exchange, WebSettings, s
     except RedPocketError as exc:
         named = "EXCHANGE_RED_POCKETS" if settings.red_pockets else "red pockets"
         raise SettingError(f"{named} {exc}") from None
-    return exchange, web, level
+    if story is not None:
+        assets_in_play(exchange, story[0])
+    return exchange, web, level, story
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``exchange`` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "scenario":
+        return scenario_commands.main(args)
     try:
         db = args.db or env_str("EXCHANGE_DB", "exchange.db")
         if args.command == "verify":
             return verify(db)
-        exchange, web, level = prepare(args, db)
+        exchange, web, level, story = prepare(args, db)
     except SettingError as exc:
         print(f"exchange: cannot start: {exc}", file=sys.stderr)
         return 2
     logs.configure(level)
     tune_gc()
     with contextlib.suppress(KeyboardInterrupt):
-        trio.run(serve, exchange, web)
+        trio.run(serve, exchange, web, story)
     print("Exchange stopped.", flush=True)
     return 0
 

@@ -136,3 +136,38 @@ class NewsListResponse(msgspec.Struct):
     data: list[NewsResponse]
     total_count: int
     has_more: bool
+
+
+# The live scenario (web/routes/scenario.py)
+
+
+class NextEvent(msgspec.Struct):
+    """The next timeline entry: its offset from the start and what it is."""
+
+    at_s: float
+    label: str
+
+
+class StoryEvent(msgspec.Struct):
+    """A timeline entry that has run: at which tick, and what became of it."""
+
+    tick: int
+    at_s: float
+    kind: str
+    status: str
+    detail: str
+
+
+class ScenarioStatusResponse(msgspec.Struct):
+    """The live scenario: its state, progress, what ran and what comes next."""
+
+    name: str
+    state: str
+    speed: float
+    tick: int
+    ticks: int
+    elapsed_s: float
+    duration_s: float
+    next_event: NextEvent | None
+    events: list[StoryEvent]
+    bots: int
