@@ -26,6 +26,7 @@ from exchange.settings import Settings, env_str
 from exchange.store import connect
 from web import logs
 from web.app import create_app
+from web.prefix import normalise
 from web.settings import WebSettings, web_settings_from_env
 
 log = logging.getLogger("exchange")
@@ -52,6 +53,8 @@ async def serve(exchange: Exchange, web: WebSettings) -> None:
     """Run the exchange and serve HTTP until SIGINT or SIGTERM, then shut down cleanly."""
     config = Config()
     config.bind = [f"{web.host}:{web.port}"]
+    # The standard ASGI mount point; a trusted proxy's X-Forwarded-Prefix overrides it per request.
+    config.root_path = normalise(web.root_path) or ""
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 10.0
@@ -138,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(level)
     settings = Settings.from_env(db=db, seed=args.seed, tick_interval=args.tick_interval)
     web = web_settings_from_env(db, args.host, args.port)
+    if normalise(web.root_path) is None:
+        print(f"cannot start: EXCHANGE_ROOT_PATH {web.root_path!r} is not a path", file=sys.stderr)
+        return 2
     try:
         exchange = Exchange(settings)
     except (CatalogueError, RedPocketError) as exc:

@@ -39,6 +39,8 @@ class WebSettings:
     rate_limit_per_minute: int = 10_000
     order_rate_per_second: float = 1000.0
     trusted_proxies: str = ""
+    # The path prefix this market is served under behind a proxy (web/prefix.py).
+    root_path: str = ""
     # Failed logins are counted per (address, username); a much higher count per address
     # alone catches spraying many usernames, without one student's typos locking out a room.
     login_max_failures: int = 5
@@ -86,6 +88,7 @@ def web_settings_from_env(db: str, host: str | None, port: int | None) -> WebSet
         rate_limit_per_minute=env_int("EXCHANGE_RATE_LIMIT_PER_MINUTE", 10_000),
         order_rate_per_second=env_float("EXCHANGE_ORDER_RATE_PER_SECOND", 1000.0),
         trusted_proxies=env_str("EXCHANGE_TRUSTED_PROXIES", ""),
+        root_path=env_str("EXCHANGE_ROOT_PATH", ""),
         login_max_failures=env_int("EXCHANGE_LOGIN_MAX_FAILURES", 5),
         login_max_failures_per_address=env_int("EXCHANGE_LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
         login_failure_window_seconds=env_float("EXCHANGE_LOGIN_FAILURE_WINDOW_SECONDS", 300.0),
