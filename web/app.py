@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from exchange.engine import Exchange
 from exchange.errors import DomainError
+from exchange.resources import shipped
 from web.admin import bootstrap_admin
 from web.clientip import Network, parse_networks
 from web.errors import ApiError, error_response, retry_later
@@ -77,7 +78,11 @@ class ExchangeApp(QuartTrio):
 
 def create_app(exchange: Exchange, settings: WebSettings) -> ExchangeApp:
     """The web face of a running exchange."""
-    app = ExchangeApp(__name__)
+    app = ExchangeApp(
+        __name__,
+        template_folder=str(shipped("web", "templates")),
+        static_folder=str(shipped("web", "static")),
+    )
     app.request_timeout = settings.request_timeout_seconds
     app.root_prefix = normalise(settings.root_path) or ""
     app.trusted_proxies = parse_networks(settings.trusted_proxies)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from quart import Blueprint, Response
 from quart_schema import document_response
 
+from exchange.resources import shipped
 from web.gateway import gateway
 from web.openapi import documented
 from web.reply import json_response
@@ -18,7 +17,7 @@ blueprint = Blueprint("service", __name__)
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
-_DOCS_PAGE = (Path(__file__).parent.parent / "static" / "docs.html").read_bytes()
+_DOCS_PAGE = shipped("web", "static", "docs.html").read_bytes()
 
 
 @blueprint.get("/health")
