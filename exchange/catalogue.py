@@ -12,10 +12,11 @@ from typing import TypeVar
 import msgspec
 
 from exchange.money import MoneyFormatError, parse_price, to_decimal
+from exchange.resources import shipped
 
 N = TypeVar("N", int, Decimal)
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "assets.json"
+DEFAULT_PATH = shipped("data", "assets.json")
 ASSET_ID = re.compile(r"[A-Z0-9]{1,10}")
 MODELS = ("gbm", "jump", "peg")
 VOLATILITIES = ("peg", "low", "medium", "high", "extreme")

@@ -17,9 +17,10 @@ from exchange.change import Change
 from exchange.clock import day_of_ms
 from exchange.errors import Rejected
 from exchange.money import MoneyFormatError, format_usd, parse_usd
+from exchange.resources import shipped
 from exchange.state import Entry
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "red_pockets.json"
+DEFAULT_PATH = shipped("data", "red_pockets.json")
 PHRASE_PREFIX = "phrase:"
 MAX_PHRASE_LENGTH = 200
 

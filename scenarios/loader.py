@@ -26,10 +26,11 @@ from exchange.control import (
 )
 from exchange.impact import ImpactRule
 from exchange.money import CENTS
+from exchange.resources import shipped
 from scenarios.bots import BOT_KINDS
 from scenarios.model import BotSpec, Event, Scenario, parse_duration
 
-BUNDLED = Path(__file__).resolve().parent / "bundled"
+BUNDLED = shipped("scenarios", "bundled")
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 BOT_NAME = re.compile(r"[a-z0-9]{1,16}")
 MAX_DURATION = 366 * 86_400.0

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,14 +37,26 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
-@asynccontextmanager
-async def open_server(db: Path, **env: str) -> AsyncIterator[Server]:
+def serve_args(db: Path) -> list[str]:
+    """``serve`` on an ephemeral loopback port with this database."""
+    return ["serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)]
+
+
+def open_server(db: Path, **env: str) -> AbstractAsyncContextManager[Server]:
     """Start ``exchange serve`` on 127.0.0.1:0 and stop it (SIGKILL) when the block ends."""
+    return open_program(db, command(*serve_args(db)), server_env(**env))
+
+
+@asynccontextmanager
+async def open_program(
+    db: Path, argv: list[str], environment: dict[str, str]
+) -> AsyncIterator[Server]:
+    """Start ``argv`` (an ``exchange serve`` command line) in ``db``'s directory."""
     process = await trio.lowlevel.open_process(
-        command("serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)),
+        argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=server_env(**env),
+        env=environment,
         cwd=db.parent,
     )
     assert process.stdout is not None

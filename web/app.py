@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import trio
@@ -12,13 +13,16 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from exchange.engine import Exchange
 from exchange.errors import DomainError
+from exchange.resources import shipped
 from web.admin import bootstrap_admin
+from web.clientip import Network, parse_networks
 from web.connections import Connections
 from web.errors import ApiError, error_response, retry_later
 from web.gateway import Gateway
 from web.openapi import WireOpenAPIProvider
 from web.pages import headers as page_headers
 from web.pages import routes as pages
+from web.prefix import normalise, scoped
 from web.routes import (
     account_stream,
     admin,
@@ -61,9 +65,16 @@ HTTP_MESSAGES = {
 
 
 class ExchangeApp(QuartTrio):
-    """QuartTrio with a deadline on every HTTP request (504 in the error shape)."""
+    """QuartTrio with a deadline on every HTTP request (504 in the error shape), under a prefix."""
 
     request_timeout = 30.0
+    root_prefix = ""
+    trusted_proxies: Sequence[Network] = ()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Serve the ASGI call under its path prefix (``web/prefix.py``)."""
+        prefixed: Any = scoped(scope, self.root_prefix, self.trusted_proxies)
+        await self.asgi_app(prefixed, receive, send)
 
     async def dispatch_request(self, *args: Any, **kwargs: Any) -> Any:
         """Run the route handler under the request deadline.
@@ -80,8 +91,14 @@ def create_app(
     exchange: Exchange, settings: WebSettings, connections: Connections | None = None
 ) -> ExchangeApp:
     """The web face of a running exchange; ``connections`` are the server's (serve mode)."""
-    app = ExchangeApp(__name__)
+    app = ExchangeApp(
+        __name__,
+        template_folder=str(shipped("web", "templates")),
+        static_folder=str(shipped("web", "static")),
+    )
     app.request_timeout = settings.request_timeout_seconds
+    app.root_prefix = normalise(settings.root_path) or ""
+    app.trusted_proxies = parse_networks(settings.trusted_proxies)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["exchange_state"] = AppState(exchange, settings)
     QuartSchema(

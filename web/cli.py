@@ -44,6 +44,7 @@ from web.app import create_app
 from web.connections import Connections, ServeConfig
 from web.connections import install as install_tracked_connections
 from web.keepalive import CloseEarlyResponses
+from web.prefix import normalise
 from web.routes import scenario as scenario_routes
 from web.routes.prices import MAX_MESSAGE_BYTES
 from web.settings import LOG_LEVELS, MAX_PORT, WebSettings, web_settings_from_env
@@ -100,6 +101,8 @@ def server_config(web: WebSettings, connections: Connections) -> ServeConfig:
     """hypercorn's configuration for the exchange."""
     config = ServeConfig(connections)
     config.bind = [f"{web.host}:{web.port}"]
+    # The standard ASGI mount point; a trusted proxy's X-Forwarded-Prefix overrides it per request.
+    config.root_path = normalise(web.root_path) or ""
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = max(web.shutdown_timeout_seconds - SHUTDOWN_RESERVE_SECONDS, 0.0)
@@ -308,6 +311,8 @@ def prepare(args: argparse.Namespace, db: str) -> tuple[Exchange, WebSettings, s
         web = web_settings_from_env(db, args.host, args.port)
     except OSError as exc:
         raise SettingError(f"JWT secret beside {db}: {exc.strerror or exc}") from None
+    if normalise(web.root_path) is None:
+        raise SettingError(f"EXCHANGE_ROOT_PATH={web.root_path!r}: not a path like /class-7b")
     check_admin(web)
     check_listen(web)
     try:

@@ -28,6 +28,7 @@ from werkzeug.routing.rules import Rule
 
 from web import classwire, marketwire, wire
 from web.auth import ADMIN, AUTH_ATTRIBUTE
+from web.prefix import root_path
 from web.query import QueryParam, anchored
 
 REF_TEMPLATE = "#/components/schemas/{name}"
@@ -231,4 +232,8 @@ class WireOpenAPIProvider(OpenAPIProvider):
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for name, component in components.items():
             schemas.setdefault(name, component)
+        # Under a prefix every path is relative to it: clients resolve them against `servers`.
+        prefix = root_path()
+        if prefix:
+            document["servers"] = [{"url": prefix}]
         return document

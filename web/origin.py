@@ -1,10 +1,11 @@
-"""The public origin of a request: the scheme, host and path prefix its client addressed.
+"""The public origin of a request: the scheme and host its client addressed.
 
 That is the request's own scheme and ``Host``, unless the socket peer is a trusted proxy
-(``EXCHANGE_TRUSTED_PROXIES``): then its ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and
-``X-Forwarded-Prefix`` say what the client used. Each is believed only when well formed; of a
-comma-separated list, the right-most value counts, since that is what the trusted peer itself
-wrote (anything left of it came from further out).
+(``EXCHANGE_TRUSTED_PROXIES``): then its ``X-Forwarded-Proto`` and ``X-Forwarded-Host`` say what
+the client used. Each is believed only when well formed; of a comma-separated list, the
+right-most value counts, since that is what the trusted peer itself wrote (anything left of it
+came from further out). The path prefix (``X-Forwarded-Prefix``, ``EXCHANGE_ROOT_PATH``) is the
+request's ``root_path``, set by ``web/prefix.py`` by the same rules.
 """
 
 from __future__ import annotations
@@ -35,12 +36,11 @@ def public_origin(
     header: Callable[[str], str | None],
     trusted: Sequence[Network],
 ) -> str:
-    """``scheme://host`` and any path prefix; the prefix alone when the host is malformed.
+    """``scheme://host``; ``""`` when the host is malformed.
 
     Without a scheme and host, URLs built on the origin stay relative to whatever served them.
     """
     host = host.strip().lower()
-    prefix = ""
     if trusted and is_trusted(peer, trusted):
         forwarded_scheme = _last(header("X-Forwarded-Proto")).lower()
         if forwarded_scheme in SCHEMES:
@@ -48,9 +48,6 @@ def public_origin(
         forwarded_host = _last(header("X-Forwarded-Host")).lower()
         if HOST.fullmatch(forwarded_host):
             host = forwarded_host
-        forwarded_prefix = _last(header("X-Forwarded-Prefix")).rstrip("/")
-        if PREFIX.fullmatch(forwarded_prefix):
-            prefix = forwarded_prefix
     if scheme not in SCHEMES or not HOST.fullmatch(host):
-        return prefix
-    return f"{scheme}://{host}{prefix}"
+        return ""
+    return f"{scheme}://{host}"

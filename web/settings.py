@@ -41,6 +41,8 @@ class WebSettings:
     rate_limit_per_minute: int = 10_000
     order_rate_per_second: float = 1000.0
     trusted_proxies: str = ""
+    # The path prefix this market is served under behind a proxy (web/prefix.py).
+    root_path: str = ""
     # Failed logins are counted per (address, username); a much higher count per address
     # alone catches spraying many usernames, without one student's typos locking out a room.
     login_max_failures: int = 5
@@ -130,6 +132,7 @@ def web_settings_from_env(db: str, host: str | None, port: int | None) -> WebSet
         trusted_proxies=trusted_proxies(
             "EXCHANGE_TRUSTED_PROXIES", env_str("EXCHANGE_TRUSTED_PROXIES", "")
         ),
+        root_path=env_str("EXCHANGE_ROOT_PATH", ""),
         login_max_failures=env_int("EXCHANGE_LOGIN_MAX_FAILURES", 5, 1),
         login_max_failures_per_address=env_int("EXCHANGE_LOGIN_MAX_FAILURES_PER_ADDRESS", 50, 1),
         login_failure_window_seconds=env_float(

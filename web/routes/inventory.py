@@ -16,6 +16,7 @@ from web.errors import field_error, invalid
 from web.gateway import gateway
 from web.openapi import documented
 from web.origin import public_origin
+from web.prefix import root_path
 from web.query import BoolQuery, ChoiceQuery, IntQuery
 from web.reply import encode, json_response
 from web.state import app_state
@@ -52,14 +53,15 @@ def valid_asset_id(asset_id: str) -> str:
 
 
 def request_origin() -> str:
-    """The origin the current request's client addressed (a trusted proxy's, if forwarded)."""
-    return public_origin(
+    """The origin and prefix the current request's client addressed (a trusted proxy's)."""
+    origin = public_origin(
         request.scheme,
         request.host,
         request.remote_addr or "",
         request.headers.get,
         gateway().trusted,
     )
+    return origin + root_path()
 
 
 def image_url(origin: str, asset_id: str) -> str:

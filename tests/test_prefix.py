@@ -1,0 +1,153 @@
+"""Serving under a path prefix: ``EXCHANGE_ROOT_PATH``, or a trusted ``X-Forwarded-Prefix``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from quart import Response, redirect, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from exchange.engine import open_exchange
+from tests.conftest import Client, engine_settings, signed_up, web_settings
+from web.app import create_app
+from web.cli import main
+from web.prefix import cookie_path, normalise
+
+BTC_IMAGE = "/api/v1/inventory/assets/BTC/image.svg"
+PROXY = {"client": ("10.0.0.1", 40000)}
+STRANGER = {"client": ("203.0.113.5", 40000)}
+
+
+@asynccontextmanager
+async def prefixed(tmp_path: Path, **settings: object) -> AsyncIterator[Client]:
+    """A test client of an app with the given web settings, plus two probe routes."""
+    async with open_exchange(engine_settings(tmp_path)) as exchange:
+        app = create_app(exchange, web_settings(**settings))
+        app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = None
+
+        # Stand-ins for the pages' own redirects and cookies, which use the same two helpers.
+        async def go() -> BaseResponse:
+            return redirect(url_for("service.health"))
+
+        async def cookie() -> Response:
+            response = Response("")
+            response.set_cookie("probe", "1", path=cookie_path(), httponly=True)
+            return response
+
+        app.add_url_rule("/probe/go", "probe_go", go)
+        app.add_url_rule("/probe/cookie", "probe_cookie", cookie)
+        async with app.test_app() as test_app:
+            yield test_app.test_client()
+
+
+async def test_a_configured_prefix_serves_every_kind_of_route(tmp_path: Path) -> None:
+    async with prefixed(tmp_path, root_path="/class-7b/") as client:
+        response = await client.get("/class-7b/health")
+        assert response.status_code == 200
+        assert (await response.get_json())["status"] == "healthy"
+        # The bare prefix is its root; a path without the prefix (straight at the port) works.
+        assert (await client.get("/class-7b/health")).status_code == 200
+        assert (await client.get("/health")).status_code == 200
+
+        headers = await signed_up(client)
+        deposit = await client.post(
+            "/class-7b/api/v1/balance/deposit", json={"amount": "5"}, headers=headers
+        )
+        assert deposit.status_code == 201, await deposit.get_data(as_text=True)
+
+        spec = await (await client.get("/class-7b/openapi.json")).get_json()
+        assert spec["servers"] == [{"url": "/class-7b"}]
+        assert "/api/v1/balance/deposit" in spec["paths"], "paths stay relative to the server"
+
+        docs = await client.get("/class-7b/docs")
+        assert docs.status_code == 200
+
+        one = await (await client.get("/class-7b/api/v1/inventory/assets/BTC")).get_json()
+        assert one["data"]["image"] == f"http://localhost/class-7b{BTC_IMAGE}"
+
+        moved = await client.get("/class-7b/probe/go")
+        assert moved.status_code == 302
+        assert moved.headers["Location"] == "/class-7b/health"
+
+        set_cookie = (await client.get("/class-7b/probe/cookie")).headers["Set-Cookie"]
+        assert "Path=/class-7b/" in set_cookie
+
+
+async def test_both_websockets_answer_under_the_prefix(tmp_path: Path) -> None:
+    async with prefixed(tmp_path, root_path="/class-7b") as client:
+        async with client.websocket("/class-7b/ws/prices") as ws:
+            snapshot = json.loads(await ws.receive())
+            assert snapshot["type"] == "snapshot" and snapshot["prices"]
+        headers = await signed_up(client)
+        async with client.websocket("/class-7b/ws/account", headers=headers) as ws:
+            hello = json.loads(await ws.receive())
+            assert hello["type"] != "error", hello
+
+
+async def test_a_trusted_proxy_sets_the_prefix_per_request(tmp_path: Path) -> None:
+    forwarded = {"X-Forwarded-Prefix": "/class-9a/"}
+    async with prefixed(tmp_path, trusted_proxies="10.0.0.0/8") as client:
+        # The proxy may pass the prefix on (nginx without a URI in proxy_pass) or strip it.
+        for path in ("/class-9a/openapi.json", "/openapi.json"):
+            spec = await (await client.get(path, headers=forwarded, scope_base=PROXY)).get_json()
+            assert spec["servers"] == [{"url": "/class-9a"}]
+        moved = await client.get("/class-9a/probe/go", headers=forwarded, scope_base=PROXY)
+        assert moved.headers["Location"] == "/class-9a/health"
+        cookie = await client.get("/probe/cookie", headers=forwarded, scope_base=PROXY)
+        assert "Path=/class-9a/" in cookie.headers["Set-Cookie"]
+        async with client.websocket(
+            "/class-9a/ws/prices", headers=forwarded, scope_base=PROXY
+        ) as ws:
+            assert json.loads(await ws.receive())["type"] == "snapshot"
+
+        # Anyone else's header is ignored: no prefix, and its path is not a route.
+        spec = await (
+            await client.get("/openapi.json", headers=forwarded, scope_base=STRANGER)
+        ).get_json()
+        assert "servers" not in spec
+        stray = await client.get("/class-9a/health", headers=forwarded, scope_base=STRANGER)
+        assert stray.status_code == 404
+        cookie = await client.get("/probe/cookie", headers=forwarded, scope_base=STRANGER)
+        assert "Path=/;" in cookie.headers["Set-Cookie"] + ";"
+
+
+async def test_a_forwarded_prefix_beats_the_configured_one(tmp_path: Path) -> None:
+    forwarded = {"X-Forwarded-Prefix": "/outer/class-1"}
+    settings = {"root_path": "/class-1", "trusted_proxies": "10.0.0.1"}
+    async with prefixed(tmp_path, **settings) as client:
+        spec = await (
+            await client.get("/outer/class-1/openapi.json", headers=forwarded, scope_base=PROXY)
+        ).get_json()
+        assert spec["servers"] == [{"url": "/outer/class-1"}]
+        # A malformed forwarded prefix is ignored: the configured one stands.
+        bad = {"X-Forwarded-Prefix": "/../admin"}
+        spec = await (
+            await client.get("/class-1/openapi.json", headers=bad, scope_base=PROXY)
+        ).get_json()
+        assert spec["servers"] == [{"url": "/class-1"}]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("", ""), ("/", ""), ("/class-7b/", "/class-7b"), ("class-7b", "/class-7b"), ("/a/b", "/a/b")],
+)
+def test_prefixes_are_normalised(given: str, expected: str) -> None:
+    assert normalise(given) == expected
+
+
+@pytest.mark.parametrize("given", ["/../admin", "/a?b=1", "/a b", "/a/./b", "//x"])
+def test_malformed_prefixes_are_refused(given: str) -> None:
+    assert normalise(given) is None
+
+
+def test_serve_refuses_a_malformed_root_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EXCHANGE_ROOT_PATH", "/a?b")
+    monkeypatch.setenv("EXCHANGE_JWT_SECRET", "x" * 40)
+    assert main(["serve", "--db", str(tmp_path / "x.db")]) == 2
+    assert "EXCHANGE_ROOT_PATH" in capsys.readouterr().err
