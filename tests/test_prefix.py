@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
@@ -12,12 +14,19 @@ from quart import Response, redirect, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from exchange.engine import open_exchange
-from tests.conftest import Client, engine_settings, signed_up, web_settings
+from tests.conftest import PASSWORD, Client, engine_settings, register, signed_up, web_settings
 from web.app import create_app
 from web.cli import main
 from web.prefix import cookie_path, normalise
 
 BTC_IMAGE = "/api/v1/inventory/assets/BTC/image.svg"
+WEB = Path(__file__).resolve().parent.parent / "web"
+# Every URL attribute of a rendered page, and every site path a template or module names.
+URL_ATTRIBUTE = re.compile(r'(?:href|src|action|data-next)="([^"]*)"')
+TEMPLATE_PATH = re.compile(r'(?:href|src|action)="(/[^"]*)"')
+MODULE_PATH = re.compile(r"(.{0,12})[\"'`](/[a-z][^\"'`]*)")
+# The calls that add the prefix to a site path (``api`` and the sockets do it themselves).
+PREFIXING_CALLS = ("url(", "api(", "socketUrl(")
 PROXY = {"client": ("10.0.0.1", 40000)}
 STRANGER = {"client": ("203.0.113.5", 40000)}
 
@@ -151,3 +160,80 @@ def test_serve_refuses_a_malformed_root_path(
     monkeypatch.setenv("EXCHANGE_JWT_SECRET", "x" * 40)
     assert main(["serve", "--db", str(tmp_path / "x.db")]) == 2
     assert "EXCHANGE_ROOT_PATH" in capsys.readouterr().err
+
+
+async def test_pages_link_only_under_the_prefix(tmp_path: Path) -> None:
+    async with prefixed(tmp_path, root_path="/class-7b") as client:
+        for path in ("/", "/login", "/register", "/market", "/assets/BTC", "/docs"):
+            response = await client.get("/class-7b" + path)
+            assert response.status_code == 200, path
+            html = await response.get_data(as_text=True)
+            assert '<meta name="root" content="/class-7b">' in html, path
+            # Links to other sites (the chart library's attribution) are not this site's paths.
+            urls = [url for url in URL_ATTRIBUTE.findall(html) if not url.startswith("https://")]
+            assert urls, path
+            for url in urls:
+                assert url.startswith("/class-7b/"), (path, url)
+        # What the pages load is there, under the prefix.
+        for asset in ("/static/js/root.js", "/static/js/app.js", "/static/css/app.css"):
+            assert (await client.get("/class-7b" + asset)).status_code == 200, asset
+
+
+async def test_pages_at_the_root_keep_their_plain_links(tmp_path: Path) -> None:
+    async with prefixed(tmp_path) as client:
+        html = await (await client.get("/login")).get_data(as_text=True)
+        assert '<meta name="root" content="">' in html
+        assert 'href="/static/css/app.css"' in html and 'data-next="/dashboard"' in html
+        moved = await client.get("/orders?status=filled")
+        assert moved.headers["Location"] == "/login?next=/orders%3Fstatus%3Dfilled"
+
+
+async def test_the_session_cookie_lives_under_the_prefix(tmp_path: Path) -> None:
+    async with prefixed(tmp_path, root_path="/class-7b") as client:
+        client.cookie_jar = None  # each request says exactly which cookie it sends
+        await register(client)
+        opened = await client.post(
+            "/class-7b/api/v1/auth/session", json={"username": "alice_01", "password": PASSWORD}
+        )
+        assert opened.status_code == 201
+        cookie = SimpleCookie(opened.headers["Set-Cookie"])["exchange_session"]
+        assert cookie["path"] == "/class-7b/"
+        csrf = (await opened.get_json())["csrf_token"]
+        sent = {"Cookie": f"exchange_session={cookie.value}"}
+
+        page = await client.get("/class-7b/dashboard", headers=sent)
+        assert page.status_code == 200
+        assert 'href="/class-7b/orders"' in await page.get_data(as_text=True)
+
+        closed = await client.delete(
+            "/class-7b/api/v1/auth/session", headers={**sent, "X-CSRF-Token": csrf}
+        )
+        assert closed.status_code == 200
+        cleared = SimpleCookie(closed.headers["Set-Cookie"])["exchange_session"]
+        assert cleared["path"] == "/class-7b/" and cleared.value == ""
+
+
+async def test_sign_in_redirects_go_through_the_prefixed_login_and_back(tmp_path: Path) -> None:
+    async with prefixed(tmp_path, root_path="/class-7b") as client:
+        moved = await client.get("/class-7b/orders?status=filled")
+        assert moved.status_code == 303
+        location = moved.headers["Location"]
+        assert location == "/class-7b/login?next=/class-7b/orders%3Fstatus%3Dfilled"
+        login = await (await client.get(location)).get_data(as_text=True)
+        assert 'data-next="/class-7b/orders?status=filled"' in login
+        # A target outside this market (or another host) falls back to its dashboard.
+        for target in ("/orders", "/class-9a/orders", "//evil.example/class-7b/", "/class-7b"):
+            html = await (await client.get(f"/class-7b/login?next={target}")).get_data(as_text=True)
+            assert 'data-next="/class-7b/dashboard"' in html, target
+
+
+def test_every_site_url_in_templates_and_modules_goes_through_root() -> None:
+    for template in sorted((WEB / "templates").glob("*.html")):
+        for url in TEMPLATE_PATH.findall(template.read_text()):
+            raise AssertionError(f"{template.name}: {url} does not start with {{{{ root }}}}")
+    for module in sorted((WEB / "static" / "js").glob("*.js")):
+        code = "\n".join(
+            line for line in module.read_text().splitlines() if not line.lstrip().startswith("//")
+        )
+        for before, url in MODULE_PATH.findall(code):
+            assert before.endswith(PREFIXING_CALLS), f"{module.name}: {url} is not prefixed"

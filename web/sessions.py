@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from quart import Response
 
+from web.prefix import cookie_path
 from web.tokens import Claims, InvalidToken, verify
 
 COOKIE = "exchange_session"
@@ -48,15 +49,18 @@ def session_claims(
 
 
 def set_session_cookie(response: Response, token: str, ttl: int, secure: bool) -> None:
-    """Attach the session cookie: HttpOnly, SameSite=Lax, Secure over https, whole site."""
+    """Attach the session cookie: HttpOnly, SameSite=Lax, Secure over https, this market only.
+
+    Its ``Path`` is the market's prefix (``/`` without one), so markets on one host never share it.
+    """
     response.set_cookie(
-        COOKIE, token, max_age=ttl, path="/", httponly=True, samesite="Lax", secure=secure
+        COOKIE, token, max_age=ttl, path=cookie_path(), httponly=True, samesite="Lax", secure=secure
     )
 
 
 def clear_session_cookie(response: Response, secure: bool) -> None:
-    """Tell the browser to forget the session cookie."""
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax", secure=secure)
+    """Tell the browser to forget the session cookie (the path it was set with)."""
+    response.delete_cookie(COOKIE, path=cookie_path(), httponly=True, samesite="Lax", secure=secure)
 
 
 def own_origin(scheme: str, host: str) -> str:

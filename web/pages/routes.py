@@ -13,12 +13,19 @@ from urllib.parse import quote
 from quart import Blueprint, Response, redirect, render_template, request
 from quart_schema import hide
 
+from web.prefix import root_path
 from web.routes.inventory import valid_asset_id
 from web.sessions import COOKIE, csrf_token, session_claims
 from web.state import app_state
 from web.tokens import Claims
 
 blueprint = Blueprint("pages", __name__)
+
+
+@blueprint.app_context_processor
+def _root() -> dict[str, str]:
+    # Every template builds this site's URLs as ``{{ root }}/path``: "" or the prefix.
+    return {"root": root_path()}
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,10 @@ def current_session() -> Claims | None:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path on this site only, never another host."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/dashboard"
+    """Where to go after signing in: a path on this site (under its prefix), never another host."""
+    root = root_path()
+    if not target or not target.startswith(root + "/") or target.startswith("//") or "\\" in target:
+        return root + "/dashboard"
     return target
 
 
@@ -97,8 +105,9 @@ async def page(template: str, title: str, script: str, **context: object) -> Res
 async def signed_in_page(template: str, title: str, script: str, **context: object) -> Response:
     """A page for signed-in visitors; others are sent to log in and brought back after."""
     if current_session() is None:
-        target = request.full_path.rstrip("?")
-        return redirect(f"/login?next={quote(target, safe='/')}", 303)  # type: ignore[return-value]
+        # ``full_path`` is the path under the prefix; the browser goes back to the whole one.
+        target = root_path() + request.full_path.rstrip("?")
+        return redirect(f"{root_path()}/login?next={quote(target, safe='/')}", 303)  # type: ignore[return-value]
     return await page(template, title, script, **context)
 
 

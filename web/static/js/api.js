@@ -1,4 +1,5 @@
 // Calls to the JSON API with the session cookie and its CSRF token, and errors shown at fields.
+import { url } from "./root.js";
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -15,11 +16,12 @@ export function csrfToken() {
   return meta ? meta.content : "";
 }
 
+// ``path`` is a path of this site (``/api/v1/...``); the prefix is added here.
 export async function api(path, { method = "GET", body } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
-  const response = await fetch(path, {
+  const response = await fetch(url(path), {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -30,7 +32,7 @@ export async function api(path, { method = "GET", body } = {}) {
   if (!response.ok) {
     if (response.status === 401 && document.body.dataset.user) {
       // The session ended (logout elsewhere, expiry): sign in again and come back here.
-      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      location.assign(url(`/login?next=${encodeURIComponent(location.pathname + location.search)}`));
     }
     throw new ApiError(response.status, data);
   }

@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { describeOrder, el, price } from "./fmt.js";
 import { onAccount } from "./live.js";
+import { url } from "./root.js";
 
 export function notice(text, kind = "info") {
   const box = document.getElementById("notices");
@@ -38,7 +39,7 @@ if (logout) {
     try {
       await api("/api/v1/auth/session", { method: "DELETE" });
     } finally {
-      location.assign("/login");
+      location.assign(url("/login"));
     }
   });
 }

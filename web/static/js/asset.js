@@ -1,5 +1,5 @@
 // One asset: a live candlestick chart, every market figure, and the order ticket.
-import { CandlestickSeries, createChart } from "/static/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
+import { CandlestickSeries, createChart } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 import { api } from "./api.js";
 import { big, el, pct, price, sign, time } from "./fmt.js";
 import { onPrices } from "./live.js";

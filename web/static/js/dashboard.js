@@ -1,5 +1,5 @@
 // The dashboard: balances, total value with its 24h change, equity curve, orders, insight.
-import { AreaSeries, createChart } from "/static/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
+import { AreaSeries, createChart } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 import { api, handleForm } from "./api.js";
 import { describeOrder, el, pct, sign, time, usd } from "./fmt.js";
 

@@ -1,6 +1,8 @@
 // The API viewer over /openapi.json, with "try it out" against this server.
+import { url } from "./root.js";
+
 window.SwaggerUIBundle({
-  url: "/openapi.json",
+  url: url("/openapi.json"),
   dom_id: "#swagger",
   deepLinking: true,
   tryItOutEnabled: false,

@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { el, pct, price, sign } from "./fmt.js";
 import { onPrices } from "./live.js";
+import { url } from "./root.js";
 
 const body = document.querySelector("#ticker tbody");
 const rows = new Map();
@@ -12,7 +13,7 @@ for (const asset of list.data) {
   const priceCell = el("td", { class: "num", text: price(asset.price_usd) });
   const changeCell = el("td", { class: "num", text: pct(asset.price_change_percentage_24h) });
   sign(changeCell, asset.price_change_percentage_24h);
-  const link = el("a", { href: `/assets/${asset.asset_id}`, text: `${asset.name} (${asset.asset_id})` });
+  const link = el("a", { href: url(`/assets/${asset.asset_id}`), text: `${asset.name} (${asset.asset_id})` });
   body.append(el("tr", {}, el("td", {}, link), priceCell, changeCell));
   rows.set(asset.asset_id, { priceCell, changeCell, reference });
 }

@@ -1,7 +1,8 @@
 // The exchange's websockets: live prices for every page, and the signed-in account's events.
+import { url } from "./root.js";
 
 function socketUrl(path) {
-  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${url(path)}`;
 }
 
 const priceListeners = new Set();

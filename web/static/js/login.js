@@ -1,5 +1,6 @@
 // The sign-in form: opens a browser session and goes back where the visitor was heading.
 import { api, handleForm } from "./api.js";
+import { url } from "./root.js";
 
 const form = document.getElementById("login-form");
 handleForm(form, async (values) => {
@@ -7,5 +8,5 @@ handleForm(form, async (values) => {
     method: "POST",
     body: { username: values.username, password: values.password },
   });
-  location.assign(form.dataset.next || "/dashboard");
+  location.assign(form.dataset.next || url("/dashboard"));
 });

@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { big, el, pct, price, sign } from "./fmt.js";
 import { onPrices } from "./live.js";
+import { url } from "./root.js";
 import { sparkline } from "./sparkline.js";
 
 const params = new URLSearchParams(location.search);
@@ -22,7 +23,7 @@ const assets = list.data.map((a) => {
   const priceCell = el("td", { class: "num", "data-cell": "price", text: price(a.price_usd) });
   const changeCell = el("td", { class: "num", "data-cell": "change", text: pct(a.price_change_percentage_24h) });
   sign(changeCell, a.price_change_percentage_24h);
-  const link = el("a", { href: `/assets/${a.asset_id}` }, el("img", { src: a.image, alt: "", width: "20", height: "20" }), ` ${a.name} `, el("small", { text: a.asset_id }));
+  const link = el("a", { href: url(`/assets/${a.asset_id}`) }, el("img", { src: a.image, alt: "", width: "20", height: "20" }), ` ${a.name} `, el("small", { text: a.asset_id }));
   row.append(
     el("td", { text: String(a.market_cap_rank) }),
     el("td", {}, link),

@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { el, price, sign, time, usd } from "./fmt.js";
 import { onPrices } from "./live.js";
+import { url } from "./root.js";
 
 const figure = (name) => document.querySelector(`[data-figure="${name}"]`);
 const body = document.querySelector("#holdings tbody");
@@ -22,7 +23,7 @@ function render() {
       const pnlCell = el("td", { class: "num", text: usd(pnl) });
       sign(pnlCell, pnl);
       return el("tr", { "data-asset": h.id },
-        el("th", { scope: "row" }, el("a", { href: `/assets/${h.id}`, text: h.id })),
+        el("th", { scope: "row" }, el("a", { href: url(`/assets/${h.id}`), text: h.id })),
         el("td", { class: "num", text: String(h.qty) }),
         el("td", { class: "num", text: price(h.price) }),
         el("td", { class: "num", text: usd(h.value) }),

@@ -1,5 +1,6 @@
 // Registration: the server's own 422 messages land at their fields; success signs in.
 import { api, handleForm } from "./api.js";
+import { url } from "./root.js";
 
 const form = document.getElementById("register-form");
 handleForm(form, async (values) => {
@@ -18,5 +19,5 @@ handleForm(form, async (values) => {
     method: "POST",
     body: { username: values.username, password: values.password },
   });
-  location.assign("/dashboard");
+  location.assign(url("/dashboard"));
 });
