@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, WebSocket, expect
 
 from tests.browser.conftest import DESKTOP, Visit, Watch, register
 from tests.browser.harness import LiveServer, start_server
+from tests.browser.test_pages import operation
 from tests.conftest import PASSWORD
 
 PREFIX = "/class-7b"
@@ -95,3 +96,16 @@ def _url(socket: WebSocket) -> str:
     # Resumed sockets carry ``?since=``; the path is what must be under the prefix.
     url: str = socket.url
     return url.split("?", 1)[0]
+
+
+def test_api_docs_under_the_prefix_load_and_try_its_spec(inside: Visit) -> None:
+    page = inside.go("/docs")
+    expect(page.get_by_role("heading", name=re.compile("Exchange API"))).to_be_visible()
+    assets = operation(page, "/api/v1/inventory/assets")
+    assets.get_by_role("button", name="Try it out").click()
+    assets.get_by_role("button", name="Execute").click()
+    expect(assets.locator(".live-responses-table")).to_contain_text("Bitcoin")
+    page.get_by_role("link", name=re.compile("Websockets")).click()
+    page.wait_for_url(f"**{PREFIX}/docs/websockets")
+    assert inside.watch.foreign == []
+    assert inside.watch.errors == []
