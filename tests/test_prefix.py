@@ -203,7 +203,9 @@ async def test_the_session_cookie_lives_under_the_prefix(tmp_path: Path) -> None
 
         page = await client.get("/class-7b/dashboard", headers=sent)
         assert page.status_code == 200
-        assert 'href="/class-7b/orders"' in await page.get_data(as_text=True)
+        html = await page.get_data(as_text=True)
+        assert 'href="/class-7b/orders"' in html
+        assert 'href="/class-7b/dashboard" aria-current="page"' in html
 
         closed = await client.delete(
             "/class-7b/api/v1/auth/session", headers={**sent, "X-CSRF-Token": csrf}
