@@ -137,6 +137,7 @@ tick_interval = 1.0
 seed = 7
 starting_cash = 10000
 assets = ["BTC", "ETH"]
+notes = "Teaching note: a smoke test of the one-file build."
 
 [[timeline]]
 at = "2m"

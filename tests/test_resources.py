@@ -17,7 +17,7 @@ def test_the_checkout_is_the_root_from_source() -> None:
     assert resources.root() == CHECKOUT
     assert DEFAULT_PATH == CHECKOUT / "data" / "assets.json"
     assert load_catalogue(), "the shipped catalogue loads"
-    assert resources.shipped("web", "static", "docs.html").is_file()
+    assert resources.shipped("web", "templates", "docs.html").is_file()
 
 
 def test_the_unpacked_bundle_is_the_root_when_frozen(
