@@ -194,14 +194,20 @@ def sign_in(visit: Visit, username: str, password: str = PASSWORD) -> None:
     page.wait_for_url("**/dashboard")
 
 
-def create_teacher(visit: Visit) -> str:
-    """A new teacher account, made as the admin does (POST /api/v1/admin/teachers)."""
-    api = visit.context.request
-    login = api.post(
+def admin_token(visit: Visit) -> str:
+    """An access token of the bootstrapped admin."""
+    login = visit.context.request.post(
         "/api/v1/auth/login", data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
     )
     assert login.ok, login.text()
-    token = login.json()["access_token"]
+    token: str = login.json()["access_token"]
+    return token
+
+
+def create_teacher(visit: Visit) -> str:
+    """A new teacher account, made as the admin does (POST /api/v1/admin/teachers)."""
+    api = visit.context.request
+    token = admin_token(visit)
     name = new_username()
     made = api.post(
         "/api/v1/admin/teachers",

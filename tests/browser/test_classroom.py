@@ -16,6 +16,7 @@ from tests.browser.conftest import (
     DESKTOP,
     PHONE,
     Visit,
+    admin_token,
     create_teacher,
     new_username,
     open_visit,
@@ -43,6 +44,11 @@ def room(
     )
     request.node.visit = opened[0]
     yield opened
+    # The market is shared by every test on this server: never leave it paused.
+    token = admin_token(opened[0])
+    opened[0].context.request.post(
+        "/api/v1/market/resume", headers={"Authorization": f"Bearer {token}"}, data={}
+    )
     for each in opened:
         each.context.close()
 
