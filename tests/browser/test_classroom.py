@@ -75,6 +75,7 @@ def test_a_class_from_creation_to_the_leaderboard_export(room: tuple[Visit, Visi
     # The teacher creates a class with a fee and a review threshold, then opens it.
     sign_in(teacher, create_teacher(teacher))
     t.get_by_role("link", name="Teacher console").click()
+    t.wait_for_url("**/teacher")  # and its load: the forms' scripts have run
     expect(t.get_by_text("Default 10000.")).to_be_visible()
     t.get_by_label("Class name").fill("Markets 101")
     t.get_by_label("Fee (basis points)").fill("10")
@@ -113,6 +114,7 @@ def test_a_class_from_creation_to_the_leaderboard_export(room: tuple[Visit, Visi
 
     # The ticket applies the class's rules: its fee, and only its assets.
     b.get_by_role("link", name="Trade").click()
+    b.wait_for_url("**/trade")
     expect(b.get_by_text(re.compile(r"Class Markets 101: fee 10 bps"))).to_be_visible()
     b.get_by_label("Asset").fill("DOGE")
     b.get_by_label("Asset").dispatch_event("change")
@@ -123,11 +125,13 @@ def test_a_class_from_creation_to_the_leaderboard_export(room: tuple[Visit, Visi
 
     # Ann trades too and leaves a limit buy resting.
     a.get_by_role("link", name="Trade").click()
+    expect(a.get_by_text(re.compile(r"Class Markets 101: fee 10 bps"))).to_be_visible()
     place(a, "Limit buy", "ETH", "0.5", limit="100")
     expect(a.get_by_text(re.compile(r"Order pending: limit buy 0\.5 ETH"))).to_be_visible()
 
     # The teacher pauses the market with a reason.
     t.get_by_role("link", name="Market control").click()
+    t.wait_for_url("**/teacher/market")
     t.get_by_label("Pause reason").fill("Fire drill, back soon")
     t.get_by_role("button", name="Pause market").click()
     expect(t.get_by_text(re.compile("^Paused since .* Fire drill, back soon"))).to_be_visible()
@@ -298,3 +302,10 @@ def test_the_teacher_pages_refuse_students_and_fit_a_phone(phone: Visit) -> None
     phone.context.clear_cookies()
     phone.go("/teacher/market")
     phone.page.wait_for_url(re.compile(r"/login\?next=/teacher/market$"))
+
+    # Another teacher reaches the console but not this class: the API's refusal is shown.
+    sign_in(phone, create_teacher(phone))
+    phone.go(class_path)
+    expect(phone.page.get_by_role("alert")).to_have_text(
+        "Only the class's teacher or an admin may do this"
+    )

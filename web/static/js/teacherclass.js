@@ -178,9 +178,19 @@ filter.addEventListener("submit", (event) => { event.preventDefault(); loadRevie
 filter.addEventListener("input", () => loadReviews());
 filter.addEventListener("change", () => loadReviews());
 
-await loadClass();
-await Promise.all([loadRoster(), loadReviews(), loadStats()]);
-// The desk and the roster change as students trade: look again every few seconds.
-// A note being typed is never wiped by a refresh.
-const typing = () => reviews.contains(document.activeElement) || [...reviews.querySelectorAll("input")].some((i) => i.value);
-setInterval(() => { if (!typing()) loadReviews(); loadStats(); loadRoster(); }, 3000);
+let ready = false;
+try {
+  await loadClass();
+  ready = true;
+} catch (failure) {
+  // Another teacher's class, or none: say so instead of an empty console.
+  if (!(failure instanceof ApiError)) throw failure;
+  root.replaceChildren(el("h1", { text: "Class" }), el("p", { class: "bad", role: "alert", text: failure.message }), el("p", {}, el("a", { href: "/teacher", text: "Back to your classes" })));
+}
+if (ready) {
+  await Promise.all([loadRoster(), loadReviews(), loadStats()]);
+  // The desk and the roster change as students trade: look again every few seconds. A note
+  // being typed is never wiped by a refresh.
+  const typing = () => reviews.contains(document.activeElement) || [...reviews.querySelectorAll("input")].some((i) => i.value);
+  setInterval(() => { if (!typing()) loadReviews(); loadStats(); loadRoster(); }, 3000);
+}
