@@ -32,6 +32,8 @@ from tests.conftest import PASSWORD
 ARTIFACTS = Path(os.environ.get("EXCHANGE_TEST_ARTIFACTS", "test-artifacts")).resolve()
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
+ADMIN_USERNAME = "browser_admin"
+ADMIN_PASSWORD = "Admin-Passw0rd!"
 _names = itertools.count(1)
 
 expect.set_options(timeout=10_000)
@@ -39,7 +41,7 @@ expect.set_options(timeout=10_000)
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[LiveServer]:
-    """One ``exchange serve`` with fast ticks and two days of history."""
+    """One ``exchange serve`` with fast ticks, two days of history and an admin."""
     directory = Path(tempfile.mkdtemp(prefix="exchange-browser-"))
     running = start_server(
         directory,
@@ -47,6 +49,8 @@ def server() -> Iterator[LiveServer]:
         EXCHANGE_HISTORY_DAYS="2",
         EXCHANGE_RATE_LIMIT_PER_MINUTE="100000",
         EXCHANGE_LOGIN_MAX_FAILURES="1000",
+        ADMIN_USERNAME=ADMIN_USERNAME,
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
     )
     yield running
     running.stop()
@@ -114,7 +118,8 @@ class Visit:
         return self.page
 
 
-def _open(browser: Browser, server: LiveServer, viewport: ViewportSize) -> Visit:
+def open_visit(browser: Browser, server: LiveServer, viewport: ViewportSize) -> Visit:
+    """A new browser context on the server at this size, watched."""
     context = browser.new_context(viewport=viewport, base_url=server.url)
     page = context.new_page()
     watch = Watch(server.url)
@@ -127,7 +132,7 @@ def visit(
     browser: Browser, server: LiveServer, request: pytest.FixtureRequest
 ) -> Generator[Visit, None, None]:
     """A fresh context (no cookies) at the desktop size."""
-    opened = _open(browser, server, DESKTOP)
+    opened = open_visit(browser, server, DESKTOP)
     request.node.visit = opened
     yield opened
     opened.context.close()
@@ -138,7 +143,7 @@ def phone(
     browser: Browser, server: LiveServer, request: pytest.FixtureRequest
 ) -> Generator[Visit, None, None]:
     """A fresh context at a phone's size."""
-    opened = _open(browser, server, PHONE)
+    opened = open_visit(browser, server, PHONE)
     request.node.visit = opened
     yield opened
     opened.context.close()
@@ -177,4 +182,43 @@ def register(visit: Visit, username: str | None = None) -> str:
     page.get_by_label("Last name", exact=True).fill("Smith")
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url("**/dashboard")
+    return name
+
+
+def sign_in(visit: Visit, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the login page."""
+    page = visit.go("/login")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/dashboard")
+
+
+def admin_token(visit: Visit) -> str:
+    """An access token of the bootstrapped admin."""
+    login = visit.context.request.post(
+        "/api/v1/auth/login", data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
+    )
+    assert login.ok, login.text()
+    token: str = login.json()["access_token"]
+    return token
+
+
+def create_teacher(visit: Visit) -> str:
+    """A new teacher account, made as the admin does (POST /api/v1/admin/teachers)."""
+    api = visit.context.request
+    token = admin_token(visit)
+    name = new_username()
+    made = api.post(
+        "/api/v1/admin/teachers",
+        headers={"Authorization": f"Bearer {token}"},
+        data={
+            "username": name,
+            "email": f"{name}@example.com",
+            "password": PASSWORD,
+            "first_name": "Terry",
+            "last_name": "Teacher",
+        },
+    )
+    assert made.status == 201, made.text()
     return name

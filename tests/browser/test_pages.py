@@ -11,6 +11,7 @@ from tests.browser.conftest import Visit, register
 from tests.browser.harness import websocket_close_code
 
 SIGNED_IN_PAGES = [
+    "/class",
     "/dashboard",
     "/market",
     "/assets/BTC",

@@ -46,7 +46,12 @@ CUSTOMER_LINKS = (
     Link("/account", "Account"),
     Link("/profile", "Profile"),
 )
-ADMIN_LINKS = (*CUSTOMER_LINKS, Link("/admin/audit", "Audit log"))
+STUDENT_LINKS = (*CUSTOMER_LINKS, Link("/class", "Class"))
+STAFF_LINKS = (Link("/teacher", "Teacher console"), Link("/teacher/market", "Market control"))
+TEACHER_LINKS = (Link("/market", "Market"), *STAFF_LINKS, Link("/profile", "Profile"))
+ADMIN_LINKS = (*CUSTOMER_LINKS, *STAFF_LINKS, Link("/admin/audit", "Audit log"))
+STAFF_ROLES = ("teacher", "admin")
+LINKS_BY_ROLE = {"admin": ADMIN_LINKS, "teacher": TEACHER_LINKS}
 ORDER_TYPES = (
     ("market_buy", "Market buy"),
     ("market_sell", "Market sell"),
@@ -84,7 +89,7 @@ async def page(template: str, title: str, script: str, **context: object) -> Res
     links: tuple[Link, ...] = PUBLIC_LINKS
     csrf = ""
     if claims is not None:
-        links = ADMIN_LINKS if claims.role == "admin" else CUSTOMER_LINKS
+        links = LINKS_BY_ROLE.get(claims.role, STUDENT_LINKS)
         csrf = csrf_token(app_state().settings.jwt_secret, claims.jti)
     body = await render_template(
         template,
@@ -108,6 +113,18 @@ async def signed_in_page(template: str, title: str, script: str, **context: obje
         # ``full_path`` is the path under the prefix; the browser goes back to the whole one.
         target = root_path() + request.full_path.rstrip("?")
         return redirect(f"{root_path()}/login?next={quote(target, safe='/')}", 303)  # type: ignore[return-value]
+    return await page(template, title, script, **context)
+
+
+async def staff_page(template: str, title: str, script: str, **context: object) -> Response:
+    """A page for teachers and admins: others signed in get a 403 page, nobody a login."""
+    claims = current_session()
+    if claims is None:
+        return await signed_in_page(template, title, script, **context)
+    if claims.role not in STAFF_ROLES:
+        refused = await page("forbidden.html", "Not allowed", "app")
+        refused.status_code = 403
+        return refused
     return await page(template, title, script, **context)
 
 
@@ -196,3 +213,45 @@ async def profile() -> Response:
 async def audit() -> Response:
     """The audit log (admins)."""
     return await signed_in_page("audit.html", "Audit log", "audit")
+
+
+@blueprint.get("/teacher")
+@hide
+async def teacher() -> Response:
+    """The teacher console: the teacher's classes and a new class with its rules."""
+    return await staff_page("teacher.html", "Teacher console", "teacher")
+
+
+@blueprint.get("/teacher/classes/<class_id>")
+@hide
+async def teacher_class(class_id: str) -> Response:
+    """One class: join code, lifecycle, rules, roster and monitor, review desk, exports."""
+    return await staff_page("teacher_class.html", "Class", "teacherclass", class_id=class_id)
+
+
+@blueprint.get("/teacher/market")
+@hide
+async def market_control() -> Response:
+    """Pause, halts, shocks, news, regime and the schedule of the whole market."""
+    return await staff_page("market_control.html", "Market control", "marketcontrol")
+
+
+@blueprint.get("/join/<code>")
+@hide
+async def join(code: str) -> Response:
+    """Join a class by its code: register with it, or join while signed in."""
+    return await page("join.html", "Join a class", "join", code=code.strip().upper()[:32])
+
+
+@blueprint.get("/class")
+@hide
+async def my_class() -> Response:
+    """The student's class: rank when shown, the rules, the headlines."""
+    return await signed_in_page("class.html", "My class", "class")
+
+
+@blueprint.get("/classes/<class_id>/board")
+@hide
+async def projector(class_id: str) -> Response:
+    """The class's leaderboard full-screen for a projector, live, with the latest headline."""
+    return await signed_in_page("projector.html", "Leaderboard", "projector", class_id=class_id)

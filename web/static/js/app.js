@@ -1,7 +1,7 @@
-// On every page: the log-out button and notices for the account's order events.
+// On every page: the log-out button, the headline banner, notices for the account's events.
 import { api } from "./api.js";
 import { describeOrder, el, price } from "./fmt.js";
-import { onAccount } from "./live.js";
+import { onAccount, onNews } from "./live.js";
 import { url } from "./root.js";
 
 export function notice(text, kind = "info") {
@@ -53,3 +53,20 @@ if (document.body.dataset.user) {
     document.dispatchEvent(new CustomEvent("account-event", { detail: event }));
   });
 }
+
+// A new headline, from any teacher's action, as a banner at the top of every page.
+const banner = document.getElementById("headline");
+onNews((item) => {
+  const dismiss = el("button", { type: "button", class: "close", "aria-label": "Dismiss headline", text: "×" });
+  dismiss.addEventListener("click", () => { banner.hidden = true; });
+  banner.replaceChildren(el("strong", { text: "Headline: " }), el("span", { text: item.headline }), dismiss);
+  banner.hidden = false;
+});
+
+// The review desk's decision on one of the student's orders, with the teacher's note.
+document.addEventListener("account-event", (event) => {
+  const review = event.detail;
+  if (review.type !== "review") return;
+  const verb = review.decision === "approved" ? "Approved" : "Rejected";
+  notice(`${verb} by the teacher: ${describeOrder(review.order)}${review.note ? ` (${review.note})` : ""}.`, review.decision === "approved" ? "good" : "bad");
+});

@@ -1,7 +1,9 @@
-// The exchange's websockets: live prices for every page, and the signed-in account's events.
+// The exchange's websockets: live prices and headlines for every page, and the signed-in
+// account's events.
 import { url } from "./root.js";
 
-function socketUrl(path) {
+// A websocket address of this site (under its path prefix).
+export function socketUrl(path) {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${url(path)}`;
 }
 
@@ -9,6 +11,15 @@ const priceListeners = new Set();
 export const latest = new Map(); // asset id -> last price seen on the stream
 let priceSocket = null;
 let priceSeq = null;
+
+const newsListeners = new Set();
+
+// ``listener(item)`` gets every headline as it is announced: {type: "news", news_id, headline,
+// source, action_id, time}. Headlines ride on the price stream.
+export function onNews(listener) {
+  newsListeners.add(listener);
+  if (!priceSocket) connectPrices();
+}
 
 // ``listener(frame)`` gets every snapshot and tick: {type, seq, time, prices}.
 export function onPrices(listener) {
@@ -21,6 +32,10 @@ function connectPrices() {
   priceSocket = new WebSocket(socketUrl(`/ws/prices${since}`));
   priceSocket.addEventListener("message", (event) => {
     const frame = JSON.parse(event.data);
+    if (frame.type === "news") {
+      for (const listener of newsListeners) listener(frame);
+      return;
+    }
     if (frame.type !== "snapshot" && frame.type !== "tick") return;
     priceSeq = frame.seq;
     for (const [id, value] of Object.entries(frame.prices)) latest.set(id, value);

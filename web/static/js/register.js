@@ -1,9 +1,10 @@
-// Registration: the server's own 422 messages land at their fields; success signs in.
+// Registration (also on a class's join page): the server's 422 messages land at their
+// fields; success signs in.
 import { api, handleForm } from "./api.js";
 import { url } from "./root.js";
 
 const form = document.getElementById("register-form");
-handleForm(form, async (values) => {
+if (form) handleForm(form, async (values) => {
   const body = {
     username: values.username,
     email: values.email,
@@ -14,10 +15,11 @@ handleForm(form, async (values) => {
   };
   if (values.phone) body.phone = values.phone;
   if (values.date_of_birth) body.date_of_birth = values.date_of_birth;
+  if (values.class_code) body.class_code = values.class_code;
   await api("/api/v1/auth/register", { method: "POST", body });
   await api("/api/v1/auth/session", {
     method: "POST",
     body: { username: values.username, password: values.password },
   });
-  location.assign(url("/dashboard"));
+  location.assign(form.dataset.next);
 });

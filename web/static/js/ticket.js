@@ -10,6 +10,20 @@ const NEEDS = {
   stop_limit_buy: ["price", "stop_price"], stop_limit_sell: ["price", "stop_price"],
 };
 
+// The ids a class allows (in its asset list or one of its categories); null: every asset.
+async function allowedAssets(classRules) {
+  if (!classRules.allowed_assets && !classRules.allowed_categories) return null;
+  const ids = new Set(classRules.allowed_assets || []);
+  if (classRules.allowed_categories) {
+    const catalogue = (await api("/api/v1/inventory/assets?limit=250")).data;
+    for (const asset of catalogue) if (classRules.allowed_categories.includes(asset.category)) ids.add(asset.asset_id);
+  }
+  const options = document.getElementById("asset-options");
+  options.replaceChildren(...[...ids].sort().map((id) => el("option", { value: id })));
+  document.getElementById("asset_id").setAttribute("list", "asset-options");
+  return ids;
+}
+
 export async function orderTicket({ onPlaced } = {}) {
   const form = document.getElementById("order-form");
   if (!form) return null;
@@ -17,7 +31,19 @@ export async function orderTicket({ onPlaced } = {}) {
   const view = (name) => form.querySelector(`[data-preview="${name}"]`);
   const label = (name) => form.querySelector(`[data-preview-label="${name}"]`);
   const rules = await api("/api/v1/trading/rules");
-  const cap = Number(rules.max_order_value);
+  // A student's class replaces the exchange's fee and cap and may allow only some assets.
+  const klass = (await api("/api/v1/classes/mine")).data;
+  const classRules = klass ? klass.rules : null;
+  const feeBps = classRules ? classRules.fee_bps : rules.fee_bps;
+  const cap = Number(classRules && classRules.max_order_value ? classRules.max_order_value : rules.max_order_value);
+  const allowed = classRules ? await allowedAssets(classRules) : null;
+  const submit = form.querySelector('button[type="submit"]');
+  if (klass) {
+    const bits = [`Class ${klass.name}: fee ${feeBps} bps`, `max order ${usd(cap)}`];
+    if (allowed) bits.push(`assets ${[...allowed].join(", ")}`);
+    if (classRules.review_above) bits.push(`orders above ${usd(classRules.review_above)} go to review`);
+    document.getElementById("ticket-class").textContent = bits.join(" · ");
+  }
   let account = null;
   let current = null; // the asset's current price
 
@@ -65,6 +91,13 @@ export async function orderTicket({ onPlaced } = {}) {
     label("amount").textContent = buy ? "Cost" : "Proceeds";
     label("after").textContent = buy ? "Cash after" : `${id || "Holding"} after`;
     const warnings = [];
+    const refused = allowed !== null && id !== "" && !allowed.has(id);
+    submit.disabled = refused;
+    if (refused) {
+      for (const name of ["amount", "fee", "after"]) view(name).textContent = "—";
+      view("warning").textContent = `${id} is not traded in your class.`;
+      return;
+    }
     let basis = current;
     if (type.startsWith("limit") || type.startsWith("stop_limit")) basis = limit || null;
     else if (type.startsWith("stop")) basis = stop || null;
@@ -75,10 +108,11 @@ export async function orderTicket({ onPlaced } = {}) {
     }
     const value = qty * basis;
     const amount = buy ? Math.ceil(value * 100 - 1e-6) / 100 : Math.floor(value * 100 + 1e-6) / 100;
-    const fee = Math.ceil(amount * rules.fee_bps - 1e-6) / 100;
+    const fee = Math.ceil(amount * feeBps - 1e-6) / 100;
     view("amount").textContent = usd(amount);
     view("fee").textContent = usd(fee);
     if (value > cap) warnings.push(`Over the ${usd(cap)} limit on one order's value.`);
+    if (classRules && classRules.review_above && value > Number(classRules.review_above)) warnings.push("This order goes to your teacher's review desk.");
     if (account) {
       if (buy) {
         const after = Number(account.available_usd) - amount - fee;
@@ -116,10 +150,13 @@ export async function orderTicket({ onPlaced } = {}) {
       time_in_force: values.time_in_force,
     };
     for (const name of needs) body[name] = values[name];
+    if (values.note) body.note = values.note;
     if (values.expires_at) body.expires_at = new Date(values.expires_at).toISOString();
     result.replaceChildren();
     const placed = (await api("/api/v1/orders", { method: "POST", body })).data;
-    let text = `Order ${placed.status}: ${describeOrder(placed)}`;
+    let text = placed.status === "review"
+      ? `Order held for your teacher's review: ${describeOrder(placed)}`
+      : `Order ${placed.status}: ${describeOrder(placed)}`;
     if (placed.status === "completed") text += ` at ${price(placed.filled_price)} on tick #${placed.filled_tick_seq}, total ${usd(placed.total_amount)}`;
     if (placed.reason) text += ` (${placed.reason})`;
     result.append(el("p", { class: placed.status === "rejected" ? "bad" : "good", text: `${text}.` }));
