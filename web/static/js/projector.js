@@ -8,6 +8,8 @@ const root = document.getElementById("projector");
 const id = root.dataset.class;
 const state = document.getElementById("board-state");
 const body = document.querySelector("#board tbody");
+// Per-frame figures for the projector benchmark: tick, server time, shown at.
+const stats = (window.__boardStats = []);
 const REASONS = { 4001: "Your session ended: sign in again.", 4003: "You may not watch this class's board.", 4004: "There is no such class." };
 
 document.getElementById("fullscreen").addEventListener("click", () => {
@@ -33,7 +35,14 @@ function connect() {
   const socket = new WebSocket(socketUrl(`/ws/classes/${id}/leaderboard?limit=20`));
   socket.addEventListener("message", (event) => {
     const frame = JSON.parse(event.data);
-    if (frame.type === "leaderboard") show(frame);
+    if (frame.type === "leaderboard") {
+      show(frame);
+      const entry = { tick: frame.tick, serverTime: Date.parse(frame.time), paintedAt: null };
+      // The next frame is the first that can show the new rows.
+      requestAnimationFrame(() => { entry.paintedAt = performance.timeOrigin + performance.now(); });
+      stats.push(entry);
+      if (stats.length > 2000) stats.shift();
+    }
     else if (frame.type === "error") state.textContent = frame.detail || frame.code;
   });
   socket.addEventListener("close", (event) => {
