@@ -35,14 +35,21 @@ lint: $(DEV)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict
 
-# The browser tests drive Debian's Chromium; CI runs as root on a clean machine.
+# The browser tests drive Debian's Chromium and the proxy test runs Debian's nginx; CI runs as
+# root on a clean machine. RUNLEVEL=1 keeps the package from starting a system nginx on port 80.
 CHROMIUM := /usr/bin/chromium
+NGINX := /usr/sbin/nginx
 
-test: lint $(CHROMIUM)
-	$(BIN)/python -m pytest
+# tests/test_dist.py needs the built binary: `make test-dist` runs it.
+test: lint $(CHROMIUM) $(NGINX)
+	$(BIN)/python -m pytest --ignore=tests/test_dist.py
 
 $(CHROMIUM):
 	apt-get update && apt-get install -y --no-install-recommends chromium
+
+$(NGINX):
+	apt-get update && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends nginx
 
 bench: $(DEV)
 	$(BIN)/python -m bench.run

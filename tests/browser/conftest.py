@@ -66,7 +66,7 @@ def playwright() -> Iterator[Playwright]:
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """The machine's Chromium: Playwright never downloads a browser here."""
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args())
     yield launched
     launched.close()
