@@ -44,6 +44,18 @@ class Rules:
             self.fail(name, f"Must be at most {MAX_DESCRIPTION} characters", "string_too_long")
         return text or None
 
+    def identity(
+        self, username: str, email: str, password: str, first_name: str, last_name: str
+    ) -> tuple[str, str, str, str, str]:
+        """The fields every new account has, checked: registration and teacher accounts."""
+        return (
+            self.username(username),
+            self.email(email),
+            self.password(password),
+            self.person_name("first_name", first_name),
+            self.person_name("last_name", last_name),
+        )
+
     def username(self, value: str, name: str = "username") -> str:
         """6-30 of letters, digits and underscore; lower-cased."""
         if self.no_markup(name, value) and not USERNAME.fullmatch(value):

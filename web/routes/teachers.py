@@ -30,11 +30,9 @@ async def create_teacher() -> Response:
     """Create a teacher account (same field rules as registration)."""
     body = await _teacher_body.read()
     rules = Rules()
-    username = rules.username(body.username)
-    email = rules.email(body.email)
-    password = rules.password(body.password)
-    first_name = rules.person_name("first_name", body.first_name)
-    last_name = rules.person_name("last_name", body.last_name)
+    username, email, password, first_name, last_name = rules.identity(
+        body.username, body.email, body.password, body.first_name, body.last_name
+    )
     if rules.errors:
         raise invalid(rules.errors)
     state = app_state()

@@ -71,11 +71,9 @@ async def register() -> Response:
     """Create a customer with a zero balance."""
     body = await _register_body.read()
     rules = Rules()
-    username = rules.username(body.username)
-    email = rules.email(body.email)
-    password = rules.password(body.password)
-    first_name = rules.person_name("first_name", body.first_name)
-    last_name = rules.person_name("last_name", body.last_name)
+    username, email, password, first_name, last_name = rules.identity(
+        body.username, body.email, body.password, body.first_name, body.last_name
+    )
     phone = rules.phone(body.phone)
     date_of_birth = rules.date_of_birth(body.date_of_birth, _today())
     state = app_state()
@@ -88,7 +86,6 @@ async def register() -> Response:
             rules.fail("class_code", refused.message, refused.code)
     if rules.errors:
         raise invalid(rules.errors)
-    state = app_state()
     password_hash = await state.hash_off_loop(hash_password, password, state.settings.scrypt_n)
     await state.exchange.register(
         NewUser(
