@@ -162,12 +162,15 @@ class Exchange:
                     history_days=settings.history_days,
                     frames_held=settings.frames_held,
                     write_ticks=settings.feed_write_ticks,
+                    on_demand=settings.feed_on_demand,
+                    driven=settings.feed_driven,
                 ),
             )
             desk = self._desk = MarketDesk(self._store, self.clock, self._feed)
             desk.load()
             self._feed.steering = desk.plan
             self._feed.nudges = self.impact.moves
+            self._feed.wanted = self.triggers.booked
             by_rank = [asset.asset_id for asset in self.assets]
             # Paused and halted assets do not trigger; resumed ones are checked at the next tick.
             self._feed.on_tick(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_left
 from datetime import UTC, datetime
 
 import msgspec
@@ -13,6 +14,7 @@ from exchange.money import PRICE_SCALE
 from exchange.pricemodel import (
     ModelParams,
     ModelState,
+    Pricer,
     Regime,
     Stepper,
     initial_state,
@@ -20,6 +22,7 @@ from exchange.pricemodel import (
     shift,
     step,
     walk,
+    walk_deviations,
 )
 from exchange.series import INTERVALS, Candle, Series
 
@@ -85,13 +88,34 @@ def percent(now: int, then: int | None) -> float | None:
     return round((now - then) * 100 / then, 4)
 
 
+class Backlog:
+    """The ticks owed by markets stepped on demand: their times, step, regime and candles.
+
+    A market on demand does not step at a tick that nobody reads: it owes the tick, and pays
+    every owed tick, in order and with the same arithmetic (``walk``), the moment anyone reads
+    it. Candles closed by a payment wait in ``closed`` for the feed to save.
+    """
+
+    __slots__ = ("closed", "dt", "regime", "times")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.dt = 0.0
+        self.regime = Regime.CALM
+        self.closed: list[tuple[str, str, Candle]] = []
+
+
 class Market:
     """The live state of one asset; the price feed is its only writer."""
 
     def __init__(self, asset: Asset, rng: random.Random) -> None:
         self.asset = asset
         self.params: ModelParams = params_for(asset.model, asset.volatility, asset.reference_price)
-        self.state: ModelState = initial_state(self.params)
+        self._state: ModelState = initial_state(self.params)
+        self._pricer = Pricer(self.params)
+        # On demand (see ``Backlog``): the index in ``backlog.times`` of the first tick owed.
+        self.backlog: Backlog | None = None
+        self.owed_from = 0
         self.rng = rng
         self._series = {name: Series(INTERVALS[name], CAPACITY[name]) for name in INTERVALS}
         self.ath, self.ath_date = asset.ath, f"{asset.ath_date}T00:00:00Z"
@@ -110,8 +134,84 @@ class Market:
         self._coarser_behind = False
 
     @property
+    def state(self) -> ModelState:
+        """Where the model is as of the latest tick."""
+        backlog = self.backlog
+        if backlog is not None and self.owed_from < len(backlog.times):
+            self.pay()
+        return self._state
+
+    def pay(self) -> None:
+        """Take every tick owed to the backlog, as stepping at each of them would have."""
+        backlog = self.backlog
+        assert backlog is not None
+        times = backlog.times
+        first, end = self.owed_from, len(times)
+        if first >= end:
+            return
+        self.owed_from = end
+        if not self.active:
+            return
+        path = walk_deviations(
+            self.params, self._state, self.rng, backlog.dt, end - first, backlog.regime
+        )
+        asset_id = self.asset.asset_id
+        for name, candle in self._record_run(times, first, path):
+            backlog.closed.append((asset_id, name, candle))
+        self._state = ModelState(self._pricer(path[-1]), path[-1])
+
+    def _record_run(
+        self, times: list[float], first: int, path: list[float]
+    ) -> list[tuple[str, Candle]]:
+        """Record the prices of the deviations ``path`` seen at ``times[first:]``.
+
+        ``advance``'s recording, a minute at once: the price is non-decreasing in the
+        deviation, so a minute's high, low and close are the prices of its highest, lowest and
+        last deviation.
+        """
+        closed: list[tuple[str, Candle]] = []
+        minute = self._minute_series
+        price_of = self._pricer
+        count = len(path)
+        done = 0
+        while done < count:
+            at = times[first + done]
+            if not self._minute_start <= at < self._minute_end:
+                closed.extend(self.record(at, price_of(path[done]), ALL_WIDTHS))
+                done += 1
+                continue
+            # The rest of this minute's prices only extend its open candle.
+            until = bisect_left(times, self._minute_end, first + done, first + count) - first
+            run = path[done:until]
+            high, low = price_of(max(run)), price_of(min(run))
+            tail = minute._tail
+            if high > minute._high[tail]:
+                minute._high[tail] = high
+            if low < minute._low[tail]:
+                minute._low[tail] = low
+            minute._close[tail] = price_of(run[-1])
+            self._coarser_behind = True
+            # The record's date is when the path first reached it, as a step at a time finds.
+            if high > self.ath:
+                reached = next(k for k, d in enumerate(run) if price_of(d) == high)
+                self.ath, self.ath_date = high, iso_seconds(times[first + done + reached])
+            if low < self.atl:
+                reached = next(k for k, d in enumerate(run) if price_of(d) == low)
+                self.atl, self.atl_date = low, iso_seconds(times[first + done + reached])
+            self.updated_at = times[first + until - 1]
+            self._stats = None
+            done = until
+        return closed
+
+    def _settle(self) -> None:
+        backlog = self.backlog
+        if backlog is not None and self.owed_from < len(backlog.times):
+            self.pay()
+
+    @property
     def series(self) -> dict[str, Series]:
         """The candle series by width name, up to date."""
+        self._settle()
         if self._coarser_behind:
             self._catch_up()
         return self._series
@@ -134,7 +234,8 @@ class Market:
 
     def restore(self, saved: SavedMarket) -> None:
         """Continue from a persisted state."""
-        self.state = ModelState(saved.price, saved.deviation)
+        self._settle()
+        self._state = ModelState(saved.price, saved.deviation)
         self._minute_start, self._minute_end = math.inf, -math.inf
         self.ath, self.ath_date = saved.ath, saved.ath_date
         self.atl, self.atl_date = saved.atl, saved.atl_date
@@ -143,6 +244,7 @@ class Market:
 
     def saved(self) -> SavedMarket:
         """What is persisted to continue after a restart."""
+        self._settle()
         return SavedMarket(
             self.asset.asset_id,
             self.price,
@@ -158,13 +260,14 @@ class Market:
         self, at: float, dt: float, regime: Regime, widths: tuple[str, ...]
     ) -> list[tuple[str, Candle]]:
         """Step the model by ``dt`` seconds to time ``at``; return the candles this closed."""
+        self._settle()
         stepper = self._stepper
         if stepper is None or stepper.dt != dt or stepper.regime is not regime:
             stepper = self._stepper = Stepper(self.params, dt, regime) if dt > 0 else None
         if stepper is None:
-            self.state = step(self.params, self.state, self.rng, dt, regime)
-            return self.record(at, self.state.price, widths)
-        self.state = state = stepper(self.state, self.rng)
+            self._state = step(self.params, self._state, self.rng, dt, regime)
+            return self.record(at, self._state.price, widths)
+        self._state = state = stepper(self._state, self.rng)
         price = state.price
         if widths is ALL_WIDTHS and self._minute_start <= at < self._minute_end:
             # The tick of every tick: inline, as ``record`` would do it in the same minute.
@@ -187,16 +290,19 @@ class Market:
 
     def shift(self, at: float, move: float, widths: tuple[str, ...]) -> list[tuple[str, Candle]]:
         """Move log price by ``move`` at time ``at`` instead of a random step (a shock)."""
-        self.state = shift(self.params, self.state, move)
-        return self.record(at, self.state.price, widths)
+        self._settle()
+        self._state = shift(self.params, self._state, move)
+        return self.record(at, self._state.price, widths)
 
     def nudge(self, move: float) -> None:
         """Move log price by ``move`` before this tick's step (price impact); records nothing."""
-        self.state = shift(self.params, self.state, move)
+        self._settle()
+        self._state = shift(self.params, self._state, move)
 
     def hold(self, at: float, widths: tuple[str, ...]) -> list[tuple[str, Candle]]:
         """Keep the price where it is at time ``at`` (frozen): no random step."""
-        return self.record(at, self.state.price, widths)
+        self._settle()
+        return self.record(at, self._state.price, widths)
 
     def synthesize(self, start: float, end: float) -> None:
         """Fill the history from ``start`` to ``end`` with ``self.rng``, coarse to fine.
@@ -219,7 +325,7 @@ class Market:
                 if name not in fed:
                     fed.add(name)
                     self.series[name].record(at, self.price)
-            self.state, prices = walk(self.params, self.state, self.rng, dt, steps, Regime.CALM)
+            self._state, prices = walk(self.params, self._state, self.rng, dt, steps, Regime.CALM)
             for name in widths:
                 self.series[name].record_path(at + dt, dt, prices)
             at += dt * steps
@@ -248,7 +354,10 @@ class Market:
             self._minute_series.extend_open(price)
             self._coarser_behind = True
         else:
-            series_of = self.series
+            self._settle()
+            if self._coarser_behind:
+                self._catch_up()
+            series_of = self._series
             for name in widths:
                 candle = series_of[name].record(at, price)
                 if candle is not None:
@@ -265,6 +374,7 @@ class Market:
 
     def stats(self) -> Stats:
         """Derived figures, computed once per price change."""
+        self._settle()
         if self._stats is None:
             self._stats = self._compute()
         return self._stats

@@ -30,7 +30,7 @@ from exchange.clock import Clock
 from exchange.control import TickPlan
 from exchange.errors import StorageUnavailable
 from exchange.fanout import SHUTTING_DOWN, Fanout, Subscription
-from exchange.market import ALL_WIDTHS, CAPACITY, DAY, Market, SavedMarket
+from exchange.market import ALL_WIDTHS, CAPACITY, DAY, Backlog, Market, SavedMarket
 from exchange.pricemodel import Regime, stream
 from exchange.series import INTERVALS
 from exchange.store import Chain, Statement, Store, Write
@@ -69,6 +69,10 @@ class FeedSettings:
     history_days: int = 30
     frames_held: int = 600
     write_ticks: int = 1
+    # Step an asset only when something reads it (offline runs): see ``Backlog``.
+    on_demand: bool = False
+    # Tick only when ``advance`` is called (offline runs: the runner drives the clock).
+    driven: bool = False
 
 
 class Ranking(NamedTuple):
@@ -91,6 +95,12 @@ class PriceFeed:
         self.markets: dict[str, Market] = {
             asset.asset_id: Market(asset, stream(settings.seed, asset.asset_id)) for asset in assets
         }
+        self._order = {asset_id: number for number, asset_id in enumerate(self.markets)}
+        self._backlog: Backlog | None = None
+        if settings.on_demand:
+            self._backlog = Backlog()
+            for market in self.markets.values():
+                market.backlog = self._backlog
         self.seq = 0
         self.regime = Regime.CALM
         self.ticked_at = 0.0
@@ -108,6 +118,12 @@ class PriceFeed:
         self.steering: Callable[[float, float], TickPlan] | None = None
         # Price impact's say: log moves added to this tick's step, by asset.
         self.nudges: Callable[[float], dict[str, float]] | None = None
+        # On demand: the assets that must take each tick as it comes (resting orders' assets),
+        # and those someone reads at every tick (``keep_current``).
+        self.wanted: Callable[[], Iterable[str]] | None = None
+        self.current: set[str] = set()
+        # The trio time of the next tick.
+        self.next_tick_at = 0.0
 
     # Start-up
 
@@ -175,37 +191,61 @@ class PriceFeed:
     # Running
 
     async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Tick every ``tick_interval`` seconds of the exchange clock until cancelled."""
+        """Tick every ``tick_interval`` seconds of the exchange clock until cancelled.
+
+        A driven feed (``FeedSettings.driven``) only loads: whoever drives it calls ``advance``
+        when the clock reaches ``next_tick_at`` (an offline run's runner, on its virtual clock).
+        """
         self.load()
+        self.next_tick_at = trio.current_time() + self.settings.tick_interval
         task_status.started()
-        interval = self.settings.tick_interval
-        next_at = trio.current_time()
+        if self.settings.driven:
+            await trio.sleep_forever()
         while True:
-            next_at += interval
-            await trio.sleep_until(next_at)
-            frame = self.tick(self.clock.at(next_at), interval)
-            self.publish(frame)
-            if self._chain.broken is not None and not self.store.refusing:
-                # The store takes writes again: save what the refused ones may have held.
-                self._chain = self._chain.successor()
-                self._pending[:0] = self._unsaved(self._saved_at)
-            if self._pending and self.seq % self.settings.write_ticks == 0:
-                statements, self._pending = self._pending, []
-                if self._chain.broken is None:
-                    saved = partial(self._saved, self.ticked_at)
-                    write = Write(statements, on_commit=saved, chain=self._chain)
-                else:
-                    # Still refusing: this tick's write is only a probe (the catch-up after it
-                    # saves its candles again), so that the big catch-up is built only once.
-                    write = Write(statements)
-                # Nobody waits for this answer: the feed goes on ticking while it commits.
-                await self.store.submit(write, Reply())
+            await trio.sleep_until(self.next_tick_at)
+            await self.advance()
+
+    async def advance(self) -> Frame:
+        """Take the tick due at ``next_tick_at``: step, publish, and hand the store its writes."""
+        interval = self.settings.tick_interval
+        frame = self.tick(self.clock.at(self.next_tick_at), interval)
+        self.next_tick_at += interval
+        self.publish(frame)
+        if self._chain.broken is not None and not self.store.refusing:
+            # The store takes writes again: save what the refused ones may have held.
+            self._chain = self._chain.successor()
+            self._pending[:0] = self._unsaved(self._saved_at)
+        if self.seq % self.settings.write_ticks == 0:
+            # The sequence number is saved with every write, so a restart never issues one
+            # twice (with ``write_ticks`` 1, at every tick).
+            statements, self._pending = self._pending, []
+            statements.append(self._feed_row())
+            if self._chain.broken is None:
+                saved = partial(self._saved, self.ticked_at)
+                write = Write(statements, on_commit=saved, chain=self._chain)
+            else:
+                # Still refusing: this tick's write is only a probe (the catch-up after it
+                # saves its candles again), so that the big catch-up is built only once.
+                write = Write(statements)
+            # Nobody waits for this answer: the feed goes on ticking while it commits.
+            await self.store.submit(write, Reply())
+        return frame
 
     async def flush(self) -> None:
         """Write what the feed has gathered and not written yet (``write_ticks`` > 1)."""
+        if self._backlog is not None:
+            self.settle()
+            self._save_state(self.ticked_at)
         if self._pending:
             statements, self._pending = self._pending, []
+            statements.append(self._feed_row())
             await self.store.write(Write(statements))
+
+    def _feed_row(self) -> Statement:
+        return (
+            "INSERT OR REPLACE INTO feed (id, seq, regime) VALUES (1, ?, ?)",
+            (self.seq, self.regime.value),
+        )
 
     def _saved(self, at: float) -> None:
         self._saved_at = max(self._saved_at, at)
@@ -224,7 +264,11 @@ class PriceFeed:
         return statements
 
     def tick(self, at: float, dt: float) -> Frame:
-        """Step every market by ``dt`` seconds to time ``at`` and return the frame."""
+        """Step every market by ``dt`` seconds to time ``at`` and return the frame.
+
+        On demand, only the markets that must take the tick now do (steered, nudged or
+        wanted); the others owe it to the backlog, and every market pays at each write.
+        """
         self.seq += 1
         self.stats_ticks += 1
         changed: dict[str, int] = {}
@@ -234,10 +278,22 @@ class PriceFeed:
             steer = None  # nothing to steer: every asset takes its step
         nudges = None if self.nudges is None else self.nudges(at)
         regime = self.regime
-        for asset_id, market in self.markets.items():
+        backlog = self._backlog
+        if backlog is not None and dt > 0:
+            if backlog.times and (backlog.dt != dt or backlog.regime is not regime):
+                self.settle()
+            backlog.dt, backlog.regime = dt, regime
+            chosen = self._due(steer, nudges)
+            owed_from = len(backlog.times) + 1
+        else:
+            if backlog is not None:
+                self.settle()
+            chosen = list(self.markets.items())
+            owed_from = 0
+        for asset_id, market in chosen:
             if not market.active:
                 continue
-            before = market.state.price
+            before = market.price
             if nudges and asset_id in nudges:
                 market.nudge(nudges[asset_id])
             if steer is None:
@@ -248,7 +304,8 @@ class PriceFeed:
                 closed = market.hold(at, ALL_WIDTHS)
             else:
                 closed = market.advance(at, dt, regime, ALL_WIDTHS)
-            price = market.state.price
+            market.owed_from = owed_from
+            price = market.price
             if price != before:
                 changed[asset_id] = price
             if not closed:
@@ -256,19 +313,62 @@ class PriceFeed:
             for name, candle in closed:
                 minute_closed = minute_closed or name == "1m"
                 self._pending.append((_SAVE_CANDLE, (asset_id, INTERVALS[name], *candle)))
+        if backlog is not None:
+            if owed_from:
+                backlog.times.append(at)
+            if self.seq % self.settings.write_ticks == 0:
+                # Every market pays at each write, so its closed candles are saved with it;
+                # the markets' own state is saved hourly (and by ``flush``), not each minute.
+                self.settle()
+            minute_closed = int(at) // 3600 != self._pruned_hour
         if minute_closed:
             self._save_state(at)
-        # The sequence number is saved every tick, so a restart never issues one twice.
-        self._pending.append(
-            (
-                "INSERT OR REPLACE INTO feed (id, seq, regime) VALUES (1, ?, ?)",
-                (self.seq, self.regime.value),
-            )
-        )
         self.ticked_at = at
         frame = Frame(self.seq, at, changed)
         self._frames.append(frame)
         return frame
+
+    def _due(
+        self, steer: TickPlan | None, nudges: dict[str, float] | None
+    ) -> list[tuple[str, Market]]:
+        """The markets that take this tick now, in catalogue order; the rest owe it."""
+        if steer is not None and steer.freeze_all:
+            return list(self.markets.items())
+        due = set(self.current)
+        if self.wanted is not None:
+            due.update(self.wanted())
+        if steer is not None:
+            due.update(steer.moves)
+            due.update(steer.frozen)
+        if nudges:
+            due.update(nudges)
+        order = self._order
+        markets = self.markets
+        return [(a, markets[a]) for a in sorted(due.intersection(order), key=order.__getitem__)]
+
+    @property
+    def owed_ticks(self) -> int:
+        """On demand: how many ticks the markets not read since may still owe."""
+        return 0 if self._backlog is None else len(self._backlog.times)
+
+    def keep_current(self, asset_ids: Iterable[str]) -> None:
+        """On demand: step these assets at every tick (they are read at every tick anyway)."""
+        self.current.update(asset_ids)
+
+    def settle(self) -> None:
+        """On demand: every market pays what it owes; the candles that closed are queued."""
+        backlog = self._backlog
+        if backlog is None:
+            return
+        for market in self.markets.values():
+            market.pay()
+            market.owed_from = 0
+        backlog.times.clear()
+        self._pending.extend(
+            (_SAVE_CANDLE, (asset_id, INTERVALS[name], *candle))
+            for asset_id, name, candle in backlog.closed
+        )
+        backlog.closed.clear()
 
     def _save_state(self, at: float) -> None:
         for market in self.markets.values():
@@ -349,7 +449,7 @@ class PriceFeed:
     # Control
 
     def set_regime(self, regime: Regime) -> None:
-        """Switch the market regime from the next tick on."""
+        """Switch the market regime from the next tick on (owed ticks keep the old one)."""
         self.regime = regime
 
 

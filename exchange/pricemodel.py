@@ -15,6 +15,8 @@ ModelKind = Literal["gbm", "jump", "peg"]
 _KINDS: tuple[ModelKind, ...] = ("gbm", "jump", "peg")
 _SECONDS_PER_DAY = 86_400.0
 _exp = math.exp
+_cos, _sin = math.cos, math.sin
+_TWO_PI = math.tau
 # Crypto trades every day of the year, so annualized figures scale by 365, not 252.
 _DAYS_PER_YEAR = 365.0
 # Keeps exp() finite and prices printable whatever parameters or start price are fed in.
@@ -259,42 +261,92 @@ def walk(
     steps: int,
     regime: Regime,
 ) -> tuple[ModelState, list[int]]:
-    """``steps`` calls of ``step`` with the same ``dt``, fast: the final state and every price.
+    """``steps`` calls of ``step`` with the same ``dt``, fast: the final state and every price."""
+    deviations = walk_deviations(params, state, rng, dt, steps, regime)
+    if not deviations:
+        return state, []
+    pricer = Pricer(params)
+    prices = [pricer(deviation) for deviation in deviations]
+    return ModelState(prices[-1], deviations[-1]), prices
 
-    The per-step constants are computed once; the arithmetic is the same as ``step``'s, so the
-    path is identical to stepping one at a time.
+
+def walk_deviations(
+    params: ModelParams,
+    state: ModelState,
+    rng: random.Random,
+    dt: float,
+    steps: int,
+    regime: Regime,
+) -> list[float]:
+    """The log deviations of ``steps`` calls of ``step`` with the same ``dt``, fast.
+
+    The per-step constants are computed once and ``rng.gauss`` is done inline (the standard
+    library's Box-Muller pair, its spare kept in ``rng.gauss_next`` as ``gauss`` keeps it), so
+    the draws and the arithmetic are ``step``'s and the path is identical to stepping one at a
+    time. Prices are left to ``Pricer``: a price is a monotonic function of the deviation, so
+    a candle's high, low and close need three of them, not one per step. This loop is most of
+    the cost of an offline day, so it avoids every call it can.
     """
     if not (math.isfinite(dt) and dt > 0):
         raise ValueError("dt must be finite and > 0")
     days = dt / _SECONDS_PER_DAY
     sigma = params.volatility * regime.volatility_multiplier / math.sqrt(_DAYS_PER_YEAR)
     peg = params.kind == "peg"
-    jumps = params.kind == "jump"
+    jumps = params.kind == "jump" and params.jump_rate != 0
     drift_term = (0.0 if peg else regime.drift) * _decayed(params.reversion, days)
     keep = math.exp(-params.reversion * days)
     spread = math.sqrt(sigma * sigma * _decayed(2 * params.reversion, days))
     floor, cap = -_MAX_DEVIATION, _MAX_DEVIATION
-    low, high = 1, None
     if peg:
         floor, cap = math.log1p(-params.peg_band), math.log1p(params.peg_band)
-        low = math.ceil(params.reference * (1 - params.peg_band))
-        high = math.floor(params.reference * (1 + params.peg_band))
-    reference = params.reference
-    gauss, exp = rng.gauss, math.exp
+    uniform, log, sqrt, cos, sin = rng.random, math.log, math.sqrt, _cos, _sin
     deviation = state.deviation
-    prices: list[int] = []
+    deviations: list[float] = []
+    append = deviations.append
+    spare = rng.gauss_next  # type: ignore[attr-defined]
     for _ in range(steps):
-        deviation = deviation * keep + drift_term + spread * gauss(0.0, 1.0)
+        # rng.gauss(0.0, 1.0), as the standard library computes it.
+        if spare is None:
+            x2pi = uniform() * _TWO_PI
+            g2rad = sqrt(-2.0 * log(1.0 - uniform()))
+            z = cos(x2pi) * g2rad
+            spare = sin(x2pi) * g2rad
+        else:
+            z, spare = spare, None
+        deviation = deviation * keep + drift_term + spread * (0.0 + z * 1.0)
         if jumps:
+            rng.gauss_next = spare  # type: ignore[attr-defined]
             deviation += _jumps(params, days, rng)
-        deviation = min(max(deviation, floor), cap)
-        price = round(reference * exp(deviation))
-        if price < low:
-            price = low
-        elif high is not None and price > high:
-            price = high
-        prices.append(price)
-    return ModelState(prices[-1] if prices else state.price, deviation), prices
+            spare = rng.gauss_next  # type: ignore[attr-defined]
+        if deviation < floor:
+            deviation = floor
+        elif deviation > cap:
+            deviation = cap
+        append(deviation)
+    rng.gauss_next = spare  # type: ignore[attr-defined]
+    return deviations
+
+
+class Pricer:
+    """The quoted price of a (clamped) log deviation, as ``step`` rounds and bounds it."""
+
+    __slots__ = ("_high", "_low", "_reference")
+
+    def __init__(self, params: ModelParams) -> None:
+        self._reference = params.reference
+        self._low, self._high = 1, None
+        if params.kind == "peg":
+            self._low = math.ceil(params.reference * (1 - params.peg_band))
+            self._high = math.floor(params.reference * (1 + params.peg_band))
+
+    def __call__(self, deviation: float) -> int:
+        """The price at ``deviation``: non-decreasing in it."""
+        price = round(self._reference * _exp(deviation))
+        if price < self._low:
+            return self._low
+        if self._high is not None and price > self._high:
+            return self._high
+        return price
 
 
 def _decayed(rate: float, days: float) -> float:

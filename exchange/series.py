@@ -102,8 +102,31 @@ class Series:
         return int(at // self.width) * self.width
 
     def record(self, at: float, price: int) -> Candle | None:
-        """Add a price seen at ``at``; return the candle this closed, if a new bucket began."""
-        return self.record_path(at, 0.0, (price,))
+        """Add a price seen at ``at``; return the candle this closed, if a new bucket began.
+
+        ``record_path`` for one price, written out: the feed records every asset's price in
+        every series at each minute.
+        """
+        width = self.width
+        start = int(at // width) * width
+        if not self._count:
+            self._push(start, price, price, price, price)
+            return None
+        tail = self._tail
+        last_start = self._start[tail]
+        if start == last_start:
+            if price > self._high[tail]:
+                self._high[tail] = price
+            elif price < self._low[tail]:
+                self._low[tail] = price
+            self._close[tail] = price
+            return None
+        if start < last_start:
+            return None
+        before = self._close[tail]
+        closed = Candle(last_start, self._open[tail], self._high[tail], self._low[tail], before)
+        self._push(start, before, max(price, before), min(price, before), price)
+        return closed
 
     def newest_start(self) -> int | None:
         """The start of the newest candle, if any."""

@@ -135,6 +135,10 @@ class Settings:
     frames_held: int = 600
     # Ticks whose writes the feed gathers into one; 1 (each tick durable at once) when serving.
     feed_write_ticks: int = 1
+    # Step an asset only when read, paying owed ticks at each write (offline runs, no streams).
+    feed_on_demand: bool = False
+    # The feed ticks only when told to (``PriceFeed.advance``): offline runs drive it.
+    feed_driven: bool = False
     red_pockets: str = ""
     red_pocket_default: Decimal | None = None
 
