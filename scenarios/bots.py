@@ -48,6 +48,7 @@ class Bot:
         self.rng = rng
         self.tick_interval = tick
         self.phase = 0
+        self.every = self.ticks(self.values["every"]) if "every" in self.values else 1
 
     @classmethod
     def check_params(
@@ -72,18 +73,24 @@ class Bot:
         Bots of one entry would otherwise act in lockstep; each draws from its own stream.
         """
         if "every" in self.values:
-            self.phase = self.rng.randrange(self.ticks(self.values["every"]))
+            self.phase = self.rng.randrange(self.every)
         for name in ("threshold", "drawdown"):
             if name in self.values:
                 self.values[name] *= self.rng.uniform(0.8, 1.2)
 
     def due(self, tick: int) -> bool:
         """True at the ticks this bot looks at the market (every ``every``, at its phase)."""
-        return tick % self.ticks(self.values["every"]) == self.phase
+        return tick % self.every == self.phase
 
-    def wants(self, tick: int, time: float) -> bool:
-        """Whether the bot may act at this tick: the runner builds no view for it otherwise."""
-        return "every" not in self.values or self.due(tick)
+    def next_tick(self, tick: int) -> int | None:
+        """The first tick after ``tick`` at which this bot may act (None: any tick).
+
+        The runner builds no view for a bot, nor calls it, before that tick; ``on_tick``
+        returns nothing at the ticks in between anyway.
+        """
+        if "every" not in self.values:
+            return None
+        return tick + 1 + (self.phase - tick - 1) % self.every
 
     def on_start(self, view: View) -> list[Request] | None:
         """Nothing at the start unless the kind says so."""
@@ -184,21 +191,34 @@ class Noise(Bot):
         "usd_max": Param("number", 500.0, 1.0, 1e9, "largest order in USD"),
     }
 
-    _go: bool | None = None
+    # The next tick it trades at: the gaps between trades are drawn (geometric, as one draw
+    # per tick with probability ``rate`` would give), so quiet ticks cost nothing.
+    _next: int | None = None
 
-    def wants(self, tick: int, time: float) -> bool:
-        """The tick's one draw: whether to trade at all."""
-        self._go = self.rng.random() < self.values["rate"]
-        return self._go
+    def _draw_next(self, tick: int) -> int:
+        rate = self.values["rate"]
+        if rate >= 1.0:
+            gap = 0
+        elif rate <= 0.0:
+            gap = 1 << 62
+        else:
+            gap = int(math.log(1.0 - self.rng.random()) / math.log(1.0 - rate))
+        self._next = tick + 1 + min(gap, 1 << 62)
+        return self._next
+
+    def next_tick(self, tick: int) -> int | None:
+        """The next tick it trades at."""
+        if self._next is None or self._next <= tick:
+            return self._draw_next(tick)
+        return self._next
 
     def on_tick(self, view: View) -> list[Request] | None:
-        """Maybe one random order."""
+        """One random order at each of its trading ticks."""
         rng = self.rng
-        go, self._go = self._go, None
-        if go is None:
-            go = rng.random() < self.values["rate"]
-        if not go:
+        due = self._draw_next(view.tick - 1) if self._next is None else self._next
+        if view.tick < due:
             return None
+        self._draw_next(view.tick)
         asset = rng.choice(self.values["assets"])
         usd = rng.uniform(
             self.values["usd_min"], max(self.values["usd_min"], self.values["usd_max"])
@@ -364,9 +384,12 @@ class Whale(Bot):
                 self.pending.append({**order, "at": at, "usd": order["usd"] / parts})
         self.pending.sort(key=lambda o: o["at"])
 
-    def wants(self, tick: int, time: float) -> bool:
-        """Only when an order is due."""
-        return bool(self.pending) and self.pending[0]["at"] <= time
+    def next_tick(self, tick: int) -> int | None:
+        """The tick of its next scheduled order (or one before it: ``on_tick`` checks)."""
+        if not self.pending:
+            return 1 << 62
+        at: float = self.pending[0]["at"]
+        return max(tick + 1, math.floor(at / self.tick_interval))
 
     def on_tick(self, view: View) -> list[Request] | None:
         """Send every scheduled order that is due."""

@@ -40,6 +40,10 @@ def run_settings(scenario: Scenario, seed: int, db: str) -> Settings:
         account_idle_seconds=scenario.duration + 3600.0,
         # A run's database is written once a minute of ticks, not at every tick.
         feed_write_ticks=max(1, round(60 / scenario.tick_interval)),
+        # Nobody streams an offline run's prices: an asset steps when something reads it.
+        feed_on_demand=True,
+        # The runner ticks the feed itself, so that a quiet tick costs no trip through trio.
+        feed_driven=True,
     )
 
 

@@ -11,12 +11,15 @@ commit of the tick has finished before it looks.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import trio
@@ -29,6 +32,7 @@ from exchange.money import CENTS, PRICE_SCALE, QTY_SCALE
 from exchange.orders import Order, OrderRequest
 from exchange.pricemodel import stream
 from exchange.users import NewUser
+from scenarios import virtual
 from scenarios.bots import BOT_KINDS, Bot
 from scenarios.digest import digests
 from scenarios.model import Scenario
@@ -72,6 +76,8 @@ class Participant:
     available: int = 0
     holdings: dict[str, int] = field(default_factory=dict)
     held_free: dict[str, int] = field(default_factory=dict)
+    # What views show of ``held_free`` (units), made once per refresh.
+    view_holdings: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     open_orders: tuple[OpenOrder, ...] = ()
     dirty: bool = True
     failure: str | None = None
@@ -143,6 +149,10 @@ class Runner:
         self._sample_every = max(1, scenario.ticks // CHART_POINTS)
         self._started = 0.0
         self._first_seq = 0
+        # Who acts when: participants acting at every tick, and the others' next ticks.
+        self._always: set[int] = set()
+        self._always_list: list[int] = []
+        self._wakes: list[tuple[int, int]] = []
         # Live control.
         self.paused = False
         self.stopped = False
@@ -211,16 +221,22 @@ class Runner:
     # Running
 
     async def run_offline(self) -> None:
-        """Play every tick on the (virtual) clock, acting half a tick after each."""
+        """Play every tick on the (virtual) clock, acting half a tick after each.
+
+        The feed is driven (``Settings.feed_driven``): the runner takes each tick when the
+        clock reaches it, then sleeps half a tick so that whatever the tick set off finishes.
+        """
         feed = self.exchange.feed
-        clock = self.exchange.clock
         interval = self.scenario.tick_interval
-        base = clock.trio_time(feed.ticked_at)
         first_seq = self._first_seq = feed.seq
         self._started = time.perf_counter()
+        # Prices read at every tick are stepped at every tick (the others when read).
+        feed.keep_current(self._history)
         await self._step(0)
         for tick in range(1, self.scenario.ticks + 1):
-            await trio.sleep_until(base + (tick + 0.5) * interval)
+            await virtual.sleep_until(feed.next_tick_at)
+            await feed.advance()
+            await virtual.sleep_until(feed.next_tick_at - 0.5 * interval)
             assert feed.seq == first_seq + tick, "the runner fell behind the feed"
             await self._step(tick)
 
@@ -266,18 +282,40 @@ class Runner:
         elapsed = tick * self.scenario.tick_interval
         await self._fire_events(tick, elapsed)
         self._record_prices(tick)
-        for participant in self.participants:
+        for number in self._due(tick):
+            participant = self.participants[number]
             if participant.failure is not None:
                 continue
-            strategy = participant.strategy
-            if tick and isinstance(strategy, Bot) and not strategy.wants(tick, elapsed):
-                continue
             await self._act(participant, tick, elapsed)
+            strategy = participant.strategy
+            if isinstance(strategy, Bot) and number not in self._always:
+                heapq.heappush(self._wakes, (_next_tick(strategy, tick), number))
         if tick % self._sample_every == 0 or tick == self.scenario.ticks:
             for participant in self.participants:
                 participant.equity.append((tick, self._equity(participant)))
         if self.progress is not None:
             self.progress(tick, self.scenario.ticks)
+
+    def _due(self, tick: int) -> list[int]:
+        """The participants (by number) that act at this tick, in their fixed order.
+
+        Everyone acts at tick 0; then strategies and bots that may act at any tick act at
+        every tick, and every other bot at the ticks it names (``Bot.next_tick``).
+        """
+        if tick == 0:
+            for number, participant in enumerate(self.participants):
+                strategy = participant.strategy
+                if not isinstance(strategy, Bot) or strategy.next_tick(0) is None:
+                    self._always.add(number)
+            self._always_list = sorted(self._always)
+            return list(range(len(self.participants)))
+        wakes = self._wakes
+        if not wakes or wakes[0][0] > tick:
+            return self._always_list
+        due = set(self._always)
+        while wakes and wakes[0][0] <= tick:
+            due.add(heapq.heappop(wakes)[1])
+        return sorted(due)
 
     async def _fire_events(self, tick: int, elapsed: float) -> None:
         timeline = self.scenario.timeline
@@ -297,17 +335,17 @@ class Runner:
                 self.headlines.append((tick, headline))
 
     def _record_prices(self, tick: int) -> None:
-        quote = self.exchange.quote
+        markets = self.exchange.feed.markets
         for asset, history in self._history.items():
-            history.append(quote(asset).price / PRICE_SCALE)
+            history.append(markets[asset].price / PRICE_SCALE)
         if tick % self._sample_every == 0 or tick == self.scenario.ticks:
             for asset, points in self._chart.items():
-                points.append((tick, quote(asset).price / PRICE_SCALE))
+                points.append((tick, markets[asset].price / PRICE_SCALE))
 
     def _price(self, asset: str) -> float | None:
         if asset not in self._chart:
             return None
-        return self.exchange.quote(asset).price / PRICE_SCALE
+        return self.exchange.feed.markets[asset].price / PRICE_SCALE
 
     def _recent(self, asset: str, count: int) -> Sequence[float]:
         history = self._history.get(asset)
@@ -315,7 +353,8 @@ class Runner:
             return ()
         if count >= len(history):
             return tuple(history)
-        return tuple(history[i] for i in range(len(history) - count, len(history)))
+        newest_first = tuple(itertools.islice(reversed(history), count))
+        return newest_first[::-1]
 
     def _view(self, participant: Participant, tick: int, elapsed: float) -> View:
         return View(
@@ -324,7 +363,7 @@ class Runner:
             self._price,
             self._recent,
             participant.available / CENTS,
-            {a: q / QTY_SCALE for a, q in participant.held_free.items() if q},
+            participant.view_holdings,
             participant.open_orders,
         )
 
@@ -467,6 +506,9 @@ class Runner:
         participant.available = portfolio.cash - portfolio.reserved
         participant.holdings = {h.asset_id: h.quantity for h in portfolio.holdings}
         participant.held_free = {h.asset_id: h.available for h in portfolio.holdings}
+        participant.view_holdings = MappingProxyType(
+            {a: q / QTY_SCALE for a, q in participant.held_free.items() if q}
+        )
         if participant.open_orders or participant.orders:
             pending, _ = self.exchange.orders(participant.username, 500, 0, status="pending")
             participant.open_orders = tuple(_open(order) for order in pending)
@@ -578,6 +620,11 @@ class Runner:
     def chart(self) -> dict[str, list[tuple[int, float]]]:
         """The sampled price path per asset in play."""
         return self._chart
+
+
+def _next_tick(bot: Bot, tick: int) -> int:
+    wake = bot.next_tick(tick)
+    return tick + 1 if wake is None else max(wake, tick + 1)
 
 
 def _bot(cls: type[Bot], params: dict[str, Any], rng: random.Random, tick: float) -> Bot:
