@@ -61,6 +61,7 @@ from exchange.users import (
     Profile,
     load_credentials,
     load_profile,
+    password_write,
     profile_write,
     register_write,
 )
@@ -363,6 +364,11 @@ class Exchange:
         self.profile(username)
         await self.store.write(profile_write(username, changes, self.clock.now_ms()))
         return self.profile(username)
+
+    async def set_password(self, username: str, password_hash: str) -> None:
+        """Give a user a new password (already hashed); ``UnknownUser`` if there is none."""
+        self.profile(username)
+        await self.store.write(password_write(username, password_hash, self.clock.now_ms()))
 
     # Tokens
 

@@ -115,6 +115,18 @@ def profile_write(username: str, changes: dict[str, Any], now_ms: int) -> Write:
     return Write([(sql, (*values, now_ms, username))], conflicts=_CONFLICTS)
 
 
+def password_write(username: str, password_hash: str, now_ms: int) -> Write:
+    """Replace a user's password hash."""
+    return Write(
+        [
+            (
+                "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
+                (password_hash, now_ms, username),
+            )
+        ]
+    )
+
+
 def load_profile(store: Store, username: str) -> Profile | None:
     """A user's profile, or None."""
     row = store.read_one(

@@ -7,7 +7,7 @@ divides the tick interval: the story keeps its shape in ticks, and runs X times 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from exchange.catalogue import Asset
@@ -51,7 +51,8 @@ class LiveScenario:
     def __init__(self, exchange: Exchange, scenario: Scenario, speed: float = 1.0) -> None:
         self.scenario = scenario
         self.speed = speed
-        self.runner = Runner(exchange, scenario, exchange.settings.seed)
+        self.exchange = exchange
+        self.runner = Runner(exchange, scenario, exchange.settings.seed, seats=scenario.seats)
         self.started = False
 
     async def run(self) -> None:
@@ -70,8 +71,8 @@ class LiveScenario:
             return "starting"
         return "paused" if runner.paused else "running"
 
-    def status(self) -> dict[str, Any]:
-        """Where the story is: its tick, what has run and what comes next."""
+    async def status(self) -> dict[str, Any]:
+        """Where the story is: its tick, what has run, what comes next, and the standings."""
         runner = self.runner
         upcoming = runner.next_event()
         return {
@@ -94,7 +95,17 @@ class LiveScenario:
                 for e in runner.events
             ],
             "bots": sum(1 for p in runner.participants if p.kind.startswith("bot:")),
+            "seats": len(runner.seat_names()),
+            "standings": [asdict(s) for s in await runner.standings()] if self.started else [],
         }
+
+    def seat_names(self) -> list[str]:
+        """The human seats' account names (empty until the story has created them)."""
+        return self.runner.seat_names() if self.started else []
+
+    async def set_password(self, username: str, password_hash: str) -> None:
+        """Give a seat a new password (the route checks it is a seat)."""
+        await self.exchange.set_password(username, password_hash)
 
     def _running(self) -> None:
         if self.runner.stopped:

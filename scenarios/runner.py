@@ -18,7 +18,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -39,6 +39,7 @@ from scenarios.model import Scenario
 from scenarios.strategy import Buy, Cancel, OpenOrder, Request, Sell, Strategy, View
 
 SCENARIO_USER = "scenario"
+SEAT = "seat"
 # How many points each chart keeps: a day of ticks is sampled down to this many.
 CHART_POINTS = 600
 # Prices kept per watched asset for ``View.history``: ten hours of one-second ticks.
@@ -116,6 +117,23 @@ class RunResult:
     wall: float
 
 
+@dataclass(frozen=True)
+class Standing:
+    """One line of the live leaderboard."""
+
+    rank: int
+    participant: str
+    label: str
+    kind: str
+    equity: float
+    return_pct: float
+
+
+def seat_username(number: int) -> str:
+    """The account name of the ``number``-th human seat (1-based)."""
+    return f"seat_{number:03d}"
+
+
 def bot_username(name: str, number: int) -> str:
     """The account name of the ``number``-th bot of a bots entry."""
     return f"bot_{name}_{number:03d}"
@@ -131,8 +149,10 @@ class Runner:
         seed: int,
         strategies: Sequence[tuple[str, Callable[[], Strategy]]] = (),
         progress: Callable[[int, int], None] | None = None,
+        seats: int = 0,
     ) -> None:
         self.exchange = exchange
+        self.seats = seats
         self.scenario = scenario
         self.seed = seed
         self.progress = progress
@@ -194,6 +214,17 @@ class Runner:
             if hasattr(strategy, "rng") or failure is None:
                 _give_rng(strategy, stream(self.seed, f"strategy:{username}"))
             self.participants.append(participant)
+        for number in range(1, self.seats + 1):
+            # A seat is a person's account: it is funded and ranked, and never acts here.
+            self.participants.append(
+                Participant(
+                    seat_username(number),
+                    f"Seat {number}",
+                    SEAT,
+                    _Broken(),
+                    self.scenario.starting_cash,
+                )
+            )
         watched = {a for p in self.participants for a in _watched(p, self.in_play)}
         self._history = {a: deque(maxlen=HISTORY_TICKS) for a in self.in_play if a in watched}
 
@@ -210,6 +241,17 @@ class Runner:
             )
         for participant in self.participants:
             name = participant.username
+            if participant.kind == SEAT:
+                # Funded once, when created: a restart leaves a person's account as it is.
+                # The password is unusable until a teacher issues the seats' logins.
+                if exchange.credentials(name) is None:
+                    await exchange.register(
+                        NewUser(name, f"{name}@seats.invalid", "!", "Seat", name.split("_")[1])
+                    )
+                    if participant.funded:
+                        await exchange.deposit(name, participant.funded, "Scenario starting cash")
+                await self._refresh(participant)
+                continue
             if exchange.credentials(name) is None:
                 await exchange.register(
                     NewUser(name, f"{name}@bots.invalid", "!", "Bot", name, role="bot")
@@ -303,12 +345,13 @@ class Runner:
         every tick, and every other bot at the ticks it names (``Bot.next_tick``).
         """
         if tick == 0:
-            for number, participant in enumerate(self.participants):
-                strategy = participant.strategy
+            actors = [n for n, p in enumerate(self.participants) if p.kind != SEAT]
+            for number in actors:
+                strategy = self.participants[number].strategy
                 if not isinstance(strategy, Bot) or strategy.next_tick(0) is None:
                     self._always.add(number)
             self._always_list = sorted(self._always)
-            return list(range(len(self.participants)))
+            return actors
         wakes = self._wakes
         if not wakes or wakes[0][0] > tick:
             return self._always_list
@@ -513,6 +556,39 @@ class Runner:
             pending, _ = self.exchange.orders(participant.username, 500, 0, status="pending")
             participant.open_orders = tuple(_open(order) for order in pending)
         participant.dirty = bool(participant.open_orders)
+
+    async def standings(self) -> list[Standing]:
+        """Every participant by equity now (cash and holdings at the latest tick), best first.
+
+        Read from each account as it stands, so a seat's trades count the moment they are made.
+        """
+        markets = self.exchange.feed.markets
+        standings = []
+        for participant in self.participants:
+            portfolio = await self.exchange.portfolio(participant.username)
+            total = portfolio.cash / CENTS
+            for holding in portfolio.holdings:
+                market = markets.get(holding.asset_id)
+                if market is not None:
+                    total += holding.quantity / QTY_SCALE * market.price / PRICE_SCALE
+            start = participant.funded / CENTS
+            change = round((total / start - 1) * 100, 4) if start else 0.0
+            standings.append(
+                Standing(
+                    0,
+                    participant.username,
+                    participant.label,
+                    participant.kind,
+                    round(total, 2),
+                    change,
+                )
+            )
+        standings.sort(key=lambda s: (-s.equity, s.participant))
+        return [replace(s, rank=rank) for rank, s in enumerate(standings, start=1)]
+
+    def seat_names(self) -> list[str]:
+        """The seats' account names, in order."""
+        return [p.username for p in self.participants if p.kind == SEAT]
 
     def _equity(self, participant: Participant) -> float:
         total = participant.cash / CENTS

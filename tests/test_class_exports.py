@@ -15,7 +15,7 @@ from exchange.clock import iso_ms
 from exchange.exports import safe_cell, to_csv
 from tests.class_helpers import CLASSES, Headers, Room, open_room
 from tests.conftest import login
-from web.routes.classes import generated_password
+from web.logins import generated_password
 
 
 @pytest.fixture

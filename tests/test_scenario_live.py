@@ -129,3 +129,86 @@ async def test_the_story_plays_while_the_api_serves_and_obeys_the_teacher(
             assert total > 0
             assert trio.current_time() - start < 20
             # The stopped story's task ends at the next tick, and the nursery with it.
+
+
+async def test_seats_are_funded_ranked_and_get_logins_from_the_teacher(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    scenario = load_text("seats = 2\nstarting_cash = 5000\n" + STORY, "live.toml")
+    catalogue = small_catalogue(tmp_path, "BTC", "ETH")
+    base = engine_settings(tmp_path, tick_interval=1.0, catalogue=catalogue)
+    settings = live_settings(base, scenario, 1.0, None)
+    async with open_exchange(settings) as exchange:
+        app = create_app(exchange, web_settings())
+        app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = None
+        async with app.test_app() as test_app, trio.open_nursery() as nursery:
+            client = test_app.test_client()
+            digest = hash_password(PASSWORD, 2**4)
+            for name, role in (("teacher_01", "teacher"), ("alice_01", "customer")):
+                await exchange.register(
+                    NewUser(name, f"{name}@example.com", digest, "A", "B", role=role)
+                )
+            teacher = await _token(client, "teacher_01")
+            alice = await _token(client, "alice_01")
+            live = LiveScenario(exchange, scenario, 1.0)
+            scenario_routes.install(app, live)
+            nursery.start_soon(live.run)
+            await trio.sleep(3.5)
+
+            status, state = await call(client, "GET", PATH, teacher)
+            assert status == 200 and state["seats"] == 2 and state["bots"] == 2
+            seats = [s for s in state["standings"] if s["kind"] == "seat"]
+            assert [(s["participant"], s["label"], s["equity"]) for s in seats] == [
+                ("seat_001", "Seat 1", 5000.0),
+                ("seat_002", "Seat 2", 5000.0),
+            ]
+            assert [s["rank"] for s in state["standings"]] == [1, 2, 3, 4]
+            equities = [s["equity"] for s in state["standings"]]
+            assert equities == sorted(equities, reverse=True)
+            # A seat cannot log in until the teacher issues the logins.
+            login = {"username": "seat_001", "password": PASSWORD}
+            response = await client.post("/api/v1/auth/login", json=login)
+            assert response.status_code == 401
+
+            response = await client.post(f"{PATH}/seats/logins", headers=alice)
+            assert response.status_code == 403
+            response = await client.post(f"{PATH}/seats/logins", headers=teacher)
+            assert response.status_code == 201
+            assert response.headers["Cache-Control"] == "no-store"
+            lines = (await response.get_data(as_text=True)).lstrip("\ufeff").splitlines()
+            assert lines[0] == "username,password"
+            logins = dict(line.split(",", 1) for line in lines[1:])
+            assert sorted(logins) == ["seat_001", "seat_002"]
+
+            # The seat trades as a person: its equity moves in the standings at once.
+            response = await client.post(
+                "/api/v1/auth/login",
+                json={"username": "seat_002", "password": logins["seat_002"]},
+            )
+            assert response.status_code == 200
+            seat = {"Authorization": f"Bearer {(await response.get_json())['access_token']}"}
+            order = {"order_type": "market_buy", "asset_id": "BTC", "quantity": "0.01"}
+            status, placed = await call(client, "POST", "/api/v1/orders", seat, order)
+            assert status == 201, placed
+            status, state = await call(client, "GET", PATH, teacher)
+            line = next(s for s in state["standings"] if s["participant"] == "seat_002")
+            portfolio = await exchange.portfolio("seat_002")
+            assert portfolio.cash < 500_000 and [h.asset_id for h in portfolio.holdings] == ["BTC"]
+            held = portfolio.holdings[0].quantity / 10**8
+            worth = portfolio.cash / 100 + held * exchange.feed.markets["BTC"].price / 10**8
+            assert line["equity"] == round(worth, 2)
+
+            # Issuing again replaces the passwords.
+            response = await client.post(f"{PATH}/seats/logins", headers=teacher)
+            fresh = dict(
+                line.split(",", 1)
+                for line in (await response.get_data(as_text=True)).splitlines()[1:]
+            )
+            response = await client.post(
+                "/api/v1/auth/login",
+                json={"username": "seat_002", "password": logins["seat_002"]},
+            )
+            assert response.status_code == 401
+            assert fresh["seat_002"] != logins["seat_002"]
+            live.stop()
+            nursery.cancel_scope.cancel()

@@ -158,6 +158,17 @@ class StoryEvent(msgspec.Struct):
     detail: str
 
 
+class StandingLine(msgspec.Struct):
+    """One participant of a live story, ranked by equity (cash and holdings now, USD)."""
+
+    rank: int
+    participant: str
+    label: str
+    kind: str  # bot:<kind>, strategy or seat
+    equity: float
+    return_pct: float
+
+
 class ScenarioStatusResponse(msgspec.Struct):
     """The live scenario: its state, progress, what ran and what comes next."""
 
@@ -171,3 +182,5 @@ class ScenarioStatusResponse(msgspec.Struct):
     next_event: NextEvent | None
     events: list[StoryEvent]
     bots: int
+    seats: int
+    standings: list[StandingLine]

@@ -8,10 +8,7 @@ when the class shows it.
 from __future__ import annotations
 
 import re
-import secrets
-import string
 
-import trio
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
@@ -21,7 +18,6 @@ from exchange.errors import Conflict, Forbidden, NotFound
 from exchange.exports import KINDS, export, to_csv
 from exchange.money import MoneyFormatError, format_quantity, format_usd, parse_usd, proceeds_cents
 from exchange.orders import order_view
-from exchange.passwords import hash_password
 from exchange.users import NewUser
 from web.auth import authenticated, current_claims
 from web.body import BodyDecoder
@@ -53,10 +49,11 @@ from web.classwire import (
     StudentView,
 )
 from web.errors import ApiError, FieldError, field_error, invalid
+from web.logins import csv_response, generated_password, hash_all
 from web.openapi import documented
 from web.query import IntQuery
 from web.reply import json_response
-from web.state import AppState, app_state
+from web.state import app_state
 from web.validation import USERNAME
 
 blueprint = Blueprint("classes", __name__, url_prefix="/api/v1/classes")
@@ -70,7 +67,6 @@ CLASS_PATH: dict[str, re.Pattern[str]] = {}
 STUDENT_PATH: dict[str, re.Pattern[str]] = {}
 EXPORT_PATH = {"kind": re.compile("|".join(KINDS))}
 BOARD_LIMIT = IntQuery("limit", 0, 0, 100_000, "Only the first rows (0: every row)")
-_PASSWORD_SPECIALS = "!@#$%^&*"  # noqa: S105 - a rule, not a secret
 
 _create_body = BodyDecoder(ClassCreateRequest)
 _rules_body = BodyDecoder(RulesBody)
@@ -78,14 +74,6 @@ _status_body = BodyDecoder(StatusRequest)
 _join_body = BodyDecoder(JoinRequest)
 _generate_body = BodyDecoder(GenerateRequest)
 _adjust_body = BodyDecoder(AdjustRequest)
-
-
-def csv_response(data: bytes, filename: str, status: int = 200) -> Response:
-    """A CSV download."""
-    response = Response(data, status=status, content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @blueprint.post("")
@@ -391,41 +379,6 @@ async def adjust_cash(class_id: str, username: str) -> Response:
     return json_response(ResetResponse(1))
 
 
-def generated_password() -> str:
-    """A 16-character password meeting the registration rules (upper, lower, digit, special).
-
-    It starts with a letter: the CSV would quote a cell starting with ``@`` (formula guard),
-    and a student would then type the quote too.
-    """
-    alphabet = string.ascii_letters + string.digits + _PASSWORD_SPECIALS
-    while True:
-        candidate = secrets.choice(string.ascii_letters) + "".join(
-            secrets.choice(alphabet) for _ in range(15)
-        )
-        if (
-            any(c.isupper() for c in candidate)
-            and any(c.islower() for c in candidate)
-            and any(c.isdigit() for c in candidate)
-            and any(c in _PASSWORD_SPECIALS for c in candidate)
-        ):
-            return candidate
-
-
-async def _hash_all(state: AppState, passwords: list[str]) -> list[str]:
-    """Hash passwords concurrently (in serve mode each hash runs in a worker thread)."""
-    hashes = [""] * len(passwords)
-
-    async def one(index: int) -> None:
-        hashes[index] = await state.hash_off_loop(
-            hash_password, passwords[index], state.settings.scrypt_n
-        )
-
-    async with trio.open_nursery() as nursery:
-        for index in range(len(passwords)):
-            nursery.start_soon(one, index)
-    return hashes
-
-
 @blueprint.post("/<class_id>/students/generate")
 @document_request(GenerateRequest)
 @documented(
@@ -466,7 +419,7 @@ async def generate_logins(class_id: str) -> Response:
                 raise invalid([field_error(["body", "prefix"], message, "length")])
             if exchange.credentials(username) is None:
                 batch.append((username, generated_password()))
-        hashes = await _hash_all(state, [password for _, password in batch])
+        hashes = await hash_all(state, [password for _, password in batch])
         for (username, password), password_hash in zip(batch, hashes, strict=True):
             user = NewUser(
                 username, f"{username}@students.invalid", password_hash, "Student", "Generated"
