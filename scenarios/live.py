@@ -67,9 +67,9 @@ class LiveScenario:
         runner = self.runner
         if runner.stopped:
             return "finished" if runner.tick >= self.scenario.ticks else "stopped"
-        if not self.started:
-            return "starting"
-        return "paused" if runner.paused else "running"
+        if runner.paused:
+            return "paused"
+        return "running" if self.started else "starting"
 
     async def status(self) -> dict[str, Any]:
         """Where the story is: its tick, what has run, what comes next, and the standings."""

@@ -50,12 +50,21 @@ class LiveServer:
                 self.process.wait()
 
 
-def start_server(directory: Path, **env: str) -> LiveServer:
-    """Start ``exchange serve`` on a free loopback port and wait until it serves."""
+def start_server(directory: Path, *arguments: str, **env: str) -> LiveServer:
+    """Start ``exchange serve`` (with extra ``arguments``) on a free loopback port; wait for it."""
     log = directory / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command("serve", "--host", "127.0.0.1", "--port", "0", "--db", str(directory / "x.db")),
+            command(
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--db",
+                str(directory / "x.db"),
+                *arguments,
+            ),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=server_env(**env),

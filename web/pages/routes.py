@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from quart import Blueprint, Response, redirect, render_template, request
+from quart import Blueprint, Response, current_app, redirect, render_template, request
 from quart_schema import hide
 
 from web.prefix import root_path
+from web.routes import scenario as scenario_routes
 from web.routes.inventory import valid_asset_id
 from web.sessions import COOKIE, csrf_token, session_claims
 from web.state import app_state
@@ -218,8 +219,10 @@ async def audit() -> Response:
 @blueprint.get("/teacher")
 @hide
 async def teacher() -> Response:
-    """The teacher console: the teacher's classes and a new class with its rules."""
-    return await staff_page("teacher.html", "Teacher console", "teacher")
+    """The teacher console: the live scenario if any, the teacher's classes, a new class."""
+    # Only whether the route has a story to answer for: its progress comes from the API.
+    story = current_app.extensions.get(scenario_routes.EXTENSION) is not None
+    return await staff_page("teacher.html", "Teacher console", "teacher", scenario=story)
 
 
 @blueprint.get("/teacher/classes/<class_id>")

@@ -1,8 +1,10 @@
-// The teacher console: the teacher's classes and the form for a new one.
+// The teacher console: the live scenario (when the server plays one), the teacher's classes and
+// the form for a new class.
 import { api, handleForm } from "./api.js";
 import { el } from "./fmt.js";
 import { url } from "./root.js";
 import { rulesBody } from "./rules.js";
+import { startScenario } from "./scenario.js";
 
 const table = document.querySelector("#classes tbody");
 
@@ -24,4 +26,6 @@ handleForm(document.getElementById("class-form"), async (values) => {
   location.assign(url(`/teacher/classes/${created.class_id}`));
 });
 
+const scenario = document.getElementById("scenario");
+if (scenario) startScenario(scenario);
 load();
