@@ -88,6 +88,8 @@ class OrderEvent(msgspec.Struct, frozen=True):
     order_id: str
     seq: int
     price: int
+    # The tick's price without its impact part, read at the tick (None: impact off).
+    model: int | None = None
 
 
 class JoinClass(msgspec.Struct, frozen=True):
@@ -167,6 +169,8 @@ class AccountContext:
     categories: Mapping[str, str]
     # Told a member's committed position (None: no longer on that class's board).
     standing: Callable[[str, str, Position | None], None]
+    # Told each fill once it is committed (price impact counts it).
+    filled: Callable[[Order], None]
 
 
 def decide(change: Change, command: Command, ctx: AccountContext) -> object:
@@ -290,7 +294,7 @@ def _fired(
     order = change.state.open_orders.get(event.order_id)
     if order is None or not order.is_open:
         return None  # cancelled, filled or expired meanwhile
-    quote = Quote(event.seq, event.price, True)
+    quote = Quote(event.seq, event.price, True, event.model)
     if event.kind == "expire":
         reason = "day order ended" if order.time_in_force == "day" else "expired"
         return trading.close(change, order, "expired", reason)
@@ -399,14 +403,18 @@ async def _handle(
         else:
             ctx.disarm(order.order_id)
     events = change.events
+    # An order is saved completed only by the change that fills it.
+    fills = [order for order in change.orders.values() if order.status == "completed"]
 
     def committed() -> None:
+        for order in fills:
+            ctx.filled(order)
         if events:
             ctx.publish(events)
         if on_standing is not None:
             on_standing()
 
-    on_commit = committed if events or on_standing is not None else None
+    on_commit = committed if events or fills or on_standing is not None else None
     write = Write(change.statements(), result, on_commit=on_commit, chain=state.chain)
     await ctx.store.submit(write, reply)
     return state

@@ -244,13 +244,14 @@ def _order_statement(order: Order) -> Statement:
         "INSERT INTO orders (order_id, username, client_order_id, order_type, asset_id, quantity, "
         "price, stop_price, time_in_force, expires_at, status, triggered, reserved_cash, "
         "reserved_quantity, filled_price, total_amount, fee, fill_seq, reason, created_at, "
-        "updated_at, note) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "updated_at, note, model_price) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, "
         "triggered = excluded.triggered, reserved_cash = excluded.reserved_cash, "
         "reserved_quantity = excluded.reserved_quantity, filled_price = excluded.filled_price, "
         "total_amount = excluded.total_amount, fee = excluded.fee, fill_seq = excluded.fill_seq, "
-        "reason = excluded.reason, updated_at = excluded.updated_at",
+        "reason = excluded.reason, updated_at = excluded.updated_at, "
+        "model_price = excluded.model_price",
         (
             order.order_id,
             order.username,
@@ -274,5 +275,6 @@ def _order_statement(order: Order) -> Statement:
             order.created_at,
             order.updated_at,
             order.note,
+            order.model_price,
         ),
     )

@@ -143,6 +143,7 @@ class Exchange:
             class_info=self._classroom.info,
             categories={asset.asset_id: asset.category for asset in self.assets},
             standing=self._classroom.standing,
+            filled=self._filled,
         )
         now = self.clock.now()
         self._revoked = dict(
@@ -171,6 +172,7 @@ class Exchange:
             desk.load()
             self._feed.steering = desk.plan
             self._feed.nudges = self.impact.moves
+            self.triggers.model = self.impact.model_price
             self._feed.wanted = self.triggers.booked
             by_rank = [asset.asset_id for asset in self.assets]
             # Paused and halted assets do not trigger; resumed ones are checked at the next tick.
@@ -199,7 +201,8 @@ class Exchange:
         market = self.feed.markets.get(asset_id)
         if market is None:
             raise Rejected(f"Unknown asset '{asset_id}'", "unknown_asset")
-        return Quote(self.feed.seq, market.price, market.active)
+        price = market.price
+        return Quote(self.feed.seq, price, market.active, self.impact.model_price(asset_id, price))
 
     def prices(self) -> tuple[int, dict[str, int]]:
         """The latest tick's number and every asset's price at it (made once per tick)."""
@@ -281,9 +284,6 @@ class Exchange:
             expires_at = day_end if expires_at is None else min(expires_at, day_end)
         request = msgspec.structs.replace(request, expires_at=expires_at)
         order: Order = await self._call(username, PlaceOrder(request))
-        if order.status == "completed" and order.total_amount and self.impact.rules:
-            usd = order.total_amount / CENTS
-            self.impact.record(order.asset_id, usd if order.is_buy else -usd, self.clock.now())
         return order
 
     async def cancel_order(self, username: str, order_id: str) -> Order:
@@ -333,8 +333,17 @@ class Exchange:
         return None if row is None else (int(row[0]), int(row[1]))
 
     async def _deliver(self, fired: Fired) -> None:
-        command = OrderEvent(fired.kind, fired.order_id, fired.seq, fired.price)
+        command = OrderEvent(fired.kind, fired.order_id, fired.seq, fired.price, fired.model)
         await self._mailbox(fired.username).post(command, Reply())
+
+    def _filled(self, order: Order) -> None:
+        """A fill has committed: its signed USD value joins the asset's impact flow."""
+        if self.impact.rules and order.total_amount:
+            usd = order.total_amount / CENTS
+            # At the fill's own time (the change's), whichever actor or tick made it.
+            self.impact.record(
+                order.asset_id, usd if order.is_buy else -usd, order.updated_at / 1000
+            )
 
     def transactions(
         self, username: str, limit: int, offset: int, kind: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated
 
 import msgspec
@@ -62,6 +63,8 @@ class Order(msgspec.Struct, frozen=True):
     updated_at: int
     # The student's reason for the trade, shown on the review desk.
     note: str | None = None
+    # The fill's tick price without its impact part (None: impact off for the asset, or open).
+    model_price: int | None = None
 
     @property
     def is_buy(self) -> bool:
@@ -142,6 +145,51 @@ class OrderView(msgspec.Struct):
     filled_tick_seq: int | None
     reason: str | None
     note: str | None
+    model_price: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="A filled order's tick price without its price-impact part (the "
+            "simulated model's price); null when impact is off for the asset or not filled"
+        ),
+    ] = None
+    impact_pct: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The impact the fill paid, in percent of model_price, 4 places "
+            "(filled_price = model_price * (1 + impact_pct / 100)); null as model_price"
+        ),
+    ] = None
+    fill_explanation: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="One line: 'tick 1234 at 101.20: model price 100.00 + 1.20% impact' "
+            "(filled_tick_seq, filled_price, model_price, impact to 2 places); null as "
+            "model_price"
+        ),
+    ] = None
+
+
+def impact_pct(filled_price: int, model_price: int, places: int = 4) -> Decimal:
+    """The impact a fill paid, in percent of the model price, to ``places`` (half-even)."""
+    share = Decimal(filled_price - model_price) * 100 / Decimal(model_price)
+    rounded = share.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN)
+    return rounded.copy_abs() if rounded.is_zero() else rounded  # never "-0.0000"
+
+
+def fill_explanation(seq: int, filled_price: int, model_price: int) -> str:
+    """Why a fill with impact is at its price, e.g. ``tick 1234 at 101.20: model price ...``."""
+    pct = impact_pct(filled_price, model_price, 2)
+    sign = "-" if pct < 0 else "+"
+    return (
+        f"tick {seq} at {_shown(filled_price)}: model price {_shown(model_price)} "
+        f"{sign} {abs(pct)}% impact"
+    )
+
+
+def _shown(units: int) -> str:
+    """A price with at least two decimals, and every significant one."""
+    whole, _, fraction = format_price(units).partition(".")
+    return f"{whole}.{fraction:0<2}"
 
 
 def order_view(order: Order) -> OrderView:
@@ -152,7 +200,7 @@ def order_view(order: Order) -> OrderView:
     ``price`` for every order.
     """
     shown_price = order.filled_price if order.price is None else order.price
-    return OrderView(
+    view = OrderView(
         order_id=order.order_id,
         client_order_id=order.client_order_id,
         order_type=order.order_type,
@@ -172,3 +220,9 @@ def order_view(order: Order) -> OrderView:
         reason=order.reason,
         note=order.note,
     )
+    filled, model, seq = order.filled_price, order.model_price, order.fill_seq
+    if order.status == "completed" and filled and model and seq is not None:
+        view.model_price = format_price(model)
+        view.impact_pct = str(impact_pct(filled, model))
+        view.fill_explanation = fill_explanation(seq, filled, model)
+    return view

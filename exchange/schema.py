@@ -218,6 +218,11 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT;
     CREATE INDEX order_reviews_by_class ON order_reviews (class_id, status, seq);
     """,
+    # 7: price impact: a filled order keeps its tick's price without the impact part (1e-8
+    # USD; NULL when impact was off for the asset, and until the order fills).
+    """
+    ALTER TABLE orders ADD COLUMN model_price INTEGER;
+    """,
 )
 
 

@@ -16,7 +16,8 @@ WITHDRAW_TYPES = ("withdraw",)
 ORDER_COLUMNS = (
     "order_id, username, client_order_id, order_type, asset_id, quantity, price, stop_price, "
     "time_in_force, expires_at, status, triggered, reserved_cash, reserved_quantity, "
-    "filled_price, total_amount, fee, fill_seq, reason, created_at, updated_at, note"
+    "filled_price, total_amount, fee, fill_seq, reason, created_at, updated_at, note, "
+    "model_price"
 )
 
 

@@ -37,11 +37,16 @@ class Rules:
 
 
 class Quote(NamedTuple):
-    """An asset's price as of a tick: the tick's sequence number, the price, and if it trades."""
+    """An asset's price as of a tick: the tick's sequence number, the price, and if it trades.
+
+    ``model`` is the price without its impact part, read at the same moment as the price
+    (None when price impact is off for the asset); a fill keeps it to explain its price.
+    """
 
     seq: int
     price: int
     active: bool
+    model: int | None = None
 
 
 def place(change: Change, request: OrderRequest, quote: Quote, rules: Rules) -> Order:
@@ -231,6 +236,7 @@ def execute(change: Change, order: Order, quote: Quote, rules: Rules) -> Order:
         total_amount=total,
         fee=fee,
         fill_seq=quote.seq,
+        model_price=quote.model,
         updated_at=change.now,
     )
     return change.save_order(filled, "fill")

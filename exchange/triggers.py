@@ -35,6 +35,8 @@ class Fired(NamedTuple):
     order_id: str
     seq: int
     price: int
+    # The tick's price without its impact part, read at the tick itself (None: impact off).
+    model: int | None = None
 
 
 # A book entry: (level, arrival, order id, username).
@@ -82,6 +84,8 @@ class Triggers:
         self._queue: deque[Fired] = deque()
         self._wake = trio.Event()
         self.fired = 0
+        # The price without its impact part, of an asset at the tick being handled.
+        self.model: Callable[[str, int], int | None] | None = None
 
     def __len__(self) -> int:
         return len(self._placed)
@@ -126,18 +130,20 @@ class Triggers:
             book = self._books.get(asset_id)
             if price is None or book is None:
                 continue
+            # Read now: by the time an actor takes the fill, another tick may have moved it.
+            model = None if self.model is None else self.model(asset_id, price)
             # Falling book: every level at or above the price fires, best (highest) first.
             cut = bisect_left(book.falling, (price,))
             fired = book.falling[cut:]
             del book.falling[cut:]
             for entry in reversed(fired):
-                self._fire(entry, frame.seq, price)
+                self._fire(entry, frame.seq, price, model)
             # Rising book: every level at or below the price fires, best (lowest) first.
             cut = bisect_right(book.rising, (price, float("inf")))
             fired = book.rising[:cut]
             del book.rising[:cut]
             for entry in fired:
-                self._fire(entry, frame.seq, price)
+                self._fire(entry, frame.seq, price, model)
         while self._expiries and self._expiries[0][0] <= now_ms:
             _, _, order_id, username = heapq.heappop(self._expiries)
             # The actor ignores an expiry for an order that has already closed.
@@ -146,10 +152,10 @@ class Triggers:
         if self._queue:
             self._wake.set()
 
-    def _fire(self, entry: Entry, seq: int, price: int) -> None:
+    def _fire(self, entry: Entry, seq: int, price: int, model: int | None) -> None:
         _, _, order_id, username = entry
         place = self._placed.pop(order_id)
-        self._queue.append(Fired(place.kind, username, order_id, seq, price))
+        self._queue.append(Fired(place.kind, username, order_id, seq, price, model))
         self.fired += 1
 
     async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

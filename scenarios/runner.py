@@ -472,9 +472,6 @@ class Runner:
         side = "buy" if isinstance(request, Buy) else "sell"
         order_type = f"{'limit' if limit else 'market'}_{side}"
         for piece in self._pieces(quantity, limit or quote.price):
-            # The tick's price less its impact part: what the model alone says.
-            tick_price = exchange.quote(request.asset).price
-            model = round(tick_price / (1 + exchange.impact.share(request.asset)))
             try:
                 order = await exchange.place_order(
                     participant.username,
@@ -485,7 +482,7 @@ class Runner:
                 break
             participant.orders += 1
             if order.status == "completed":
-                self._record_fill(participant, order, tick, elapsed, model)
+                self._record_fill(participant, order, tick, elapsed)
         return None
 
     def _quantity(self, participant: Participant, request: Buy | Sell, price: int) -> int | str:
@@ -519,9 +516,11 @@ class Runner:
         return pieces[:1000]
 
     def _record_fill(
-        self, participant: Participant, order: Order, tick: int, elapsed: float, model: int
+        self, participant: Participant, order: Order, tick: int, elapsed: float
     ) -> None:
         assert order.filled_price is not None and order.total_amount is not None
+        # The order keeps its tick's price without the impact part (none: impact is off).
+        model = order.filled_price if order.model_price is None else order.model_price
         self.fills.append(
             Fill(
                 tick,
@@ -661,16 +660,17 @@ class Runner:
         )
 
     def _resting_fills(self) -> list[Fill]:
-        """Fills of resting orders (made by the triggers at a tick), at the tick's price."""
+        """Fills of resting orders (made by the triggers at a tick), as their rows keep them."""
         seen = {fill.order_id for fill in self.fills}
         names = {p.username for p in self.participants}
         interval = self.scenario.tick_interval
         fills = []
         for row in self.exchange.store.read(
             "SELECT order_id, username, order_type, asset_id, quantity, filled_price, fee, "
-            "total_amount, fill_seq FROM orders WHERE status = 'completed' ORDER BY seq"
+            "total_amount, fill_seq, model_price FROM orders WHERE status = 'completed' "
+            "ORDER BY seq"
         ):
-            order_id, username, kind, asset, quantity, price, fee, total, seq = row
+            order_id, username, kind, asset, quantity, price, fee, total, seq, model = row
             if order_id in seen or username not in names:
                 continue
             tick = seq - self._first_seq
@@ -685,7 +685,7 @@ class Runner:
                     kind,
                     quantity,
                     price,
-                    price,
+                    price if model is None else model,
                     fee,
                     total,
                     order_id,

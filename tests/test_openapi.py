@@ -124,6 +124,14 @@ async def test_response_strings_with_fixed_values_are_enums(client: Client) -> N
     assert "login_failure" in schemas["AuditEntryResponse"]["properties"]["event"]["enum"]
 
 
+async def test_order_views_document_the_impact_of_a_fill(client: Client) -> None:
+    order = (await spec_of(client))["components"]["schemas"]["OrderView"]["properties"]
+    for name in ("model_price", "impact_pct", "fill_explanation"):
+        assert [branch["type"] for branch in order[name]["anyOf"]] == ["string", "null"]
+        assert order[name]["description"]
+    assert "model price 100.00 + 1.20% impact" in order["fill_explanation"]["description"]
+
+
 async def test_logout_documents_an_optional_body(client: Client) -> None:
     logout = (await spec_of(client))["paths"]["/api/v1/auth/logout"]["post"]
     assert logout["requestBody"]["required"] is False

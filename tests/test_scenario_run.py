@@ -306,6 +306,69 @@ half_life = 10
     assert plain.fills[1].price == plain.fills[1].model_price
 
 
+class RestsThenFills(Base):
+    """A market buy, then a limit buy far below that the shock at tick 5 crosses at tick 6."""
+
+    def on_tick(self, view: View) -> list[Request] | None:
+        if view.tick == 1:
+            return [Buy("BTC", usd=5000)]
+        price = view.price("BTC")
+        if view.tick == 2 and price is not None:
+            return [Buy("BTC", usd=2000, limit=price * 0.7)]
+        return None
+
+
+async def test_a_resting_fill_moves_the_next_ticks_by_its_flow_and_keeps_its_model_price(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    shock = """
+[[timeline]]
+at = 5
+kind = "shock"
+asset = "BTC"
+percent = -50
+headline = "half"
+"""
+    impact = """
+[impact.BTC]
+usd_per_percent = 1000
+half_life = 10
+"""
+    rows: dict[str, tuple[int, int | None]] = {}
+
+    def check(exchange: Exchange, runner: Runner) -> None:
+        for fill in runner.result(0.0).fills:
+            order = exchange.order(fill.participant, fill.order_id)
+            assert order.filled_price is not None
+            rows[fill.order_id] = (order.filled_price, order.model_price)
+
+    plain = await play(tmp_path, story(shock), [("r", RestsThenFills)])
+    moved = await play(tmp_path, story(shock + impact), [("r", RestsThenFills)], check=check)
+    before, after = prices(plain), prices(moved)
+    bought, rested = moved.fills
+    assert (bought.tick, bought.order_type) == (1, "market_buy")
+    assert (rested.tick, rested.order_type) == (6, "limit_buy")
+    assert [f.order_type for f in plain.fills] == ["market_buy", "limit_buy"]
+    first = bought.total / 100 / 1000 / 100
+    second = rested.total / 100 / 1000 / 100  # the resting fill's own flow, from tick 6 on
+    for tick in (2, 5, 6, 7, 8, 10, 16, 20):
+        level = first * 0.5 ** ((tick - 1.5) / 10)
+        if tick > 6:
+            level += second * 0.5 ** ((tick - 6) / 10)
+        assert after[tick] / before[tick] == pytest.approx(1 + level, rel=1e-6), tick
+    # Each fill keeps the model price of its own tick: what the run without impact shows.
+    assert rested.price / 1e8 == pytest.approx(after[6], rel=1e-12)
+    assert rested.model_price / 1e8 == pytest.approx(before[6], rel=1e-6)
+    assert rested.price / rested.model_price == pytest.approx(
+        1 + first * 0.5 ** (4.5 / 10), rel=1e-6
+    )
+    assert bought.model_price == bought.price  # nothing had moved BTC before tick 1
+    # trades.csv's figures are the order rows'.
+    for fill in moved.fills:
+        assert rows[fill.order_id] == (fill.price, fill.model_price)
+    assert [f.model_price for f in plain.fills] == [f.price for f in plain.fills]
+
+
 def test_run_writes_every_report_file_and_the_db_verifies(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -40,6 +40,9 @@ VIEW_FIELDS = {
     "filled_tick_seq",
     "reason",
     "note",
+    "model_price",
+    "impact_pct",
+    "fill_explanation",
 }
 
 
