@@ -21,7 +21,9 @@ const pages = pager(document.querySelector('nav[aria-label="Order pages"]'), 20,
     body.replaceChildren(...page.data.map((o) => el("tr", {},
       el("td", { text: time(o.created_at) }),
       el("td", { text: describeOrder(o) }),
-      el("td", { class: "num", text: o.filled_price ? `${price(o.filled_price)} (tick #${o.filled_tick_seq})` : "—" }),
+      // With price impact on, the fill says how much of its price was impact.
+      el("td", { class: "num", text: o.fill_explanation
+        || (o.filled_price ? `${price(o.filled_price)} (tick #${o.filled_tick_seq})` : "—") }),
       el("td", { text: o.reason ? `${o.status}: ${o.reason}` : o.status }))));
     if (!page.data.length) body.append(el("tr", {}, el("td", { colspan: "4", text: "No orders match." })));
     return { total: page.total_count, hasMore: page.has_more };
