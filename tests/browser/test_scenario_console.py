@@ -120,6 +120,10 @@ def test_the_teacher_follows_and_controls_the_live_scenario(desk: Visit) -> None
     expect(
         page.get_by_role("alert").filter(has_text="The scenario is already paused")
     ).to_be_visible()
+    for _ in range(100):  # the refresh after the refusal comes within the poll interval
+        if held_polls:
+            break
+        page.wait_for_timeout(50)
     assert held_polls, "the refresh after the refusal waits"
     page.unroute(STATUS)  # which lets the held refreshes through
     expect(state).to_have_text("paused")
