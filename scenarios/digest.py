@@ -17,7 +17,7 @@ from exchange.store import Store
 _ORDER_FIELDS = (
     "order_id, username, order_type, asset_id, quantity, price, stop_price, time_in_force, "
     "expires_at, status, triggered, reserved_cash, reserved_quantity, filled_price, "
-    "total_amount, fee, fill_seq, reason, created_at, updated_at"
+    "total_amount, fee, fill_seq, model_price, reason, created_at, updated_at"
 )
 
 
