@@ -26,7 +26,8 @@ URL_ATTRIBUTE = re.compile(r'(?:href|src|action|data-next)="([^"]*)"')
 TEMPLATE_PATH = re.compile(r'(?:href|src|action)="(/[^"]*)"')
 MODULE_PATH = re.compile(r"(.{0,12})[\"'`](/[a-z][^\"'`]*)")
 # The calls that add the prefix to a site path (``api`` and the sockets do it themselves).
-PREFIXING_CALLS = ("url(", "api(", "socketUrl(")
+# download() (api.js) sends its path through url() as api() does.
+PREFIXING_CALLS = ("url(", "api(", "socketUrl(", "download(")
 PROXY = {"client": ("10.0.0.1", 40000)}
 STRANGER = {"client": ("203.0.113.5", 40000)}
 

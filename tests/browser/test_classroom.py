@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Generator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -309,3 +310,35 @@ def test_the_teacher_pages_refuse_students_and_fit_a_phone(phone: Visit) -> None
     expect(phone.page.get_by_role("alert")).to_have_text(
         "Only the class's teacher or an admin may do this"
     )
+
+
+def test_the_teacher_generates_logins_and_hands_them_out(phone: Visit) -> None:
+    sign_in(phone, create_teacher(phone))
+    page = phone.go("/teacher")
+    page.get_by_label("Class name").fill("Logins 101")
+    page.get_by_role("button", name="Create class").click()
+    page.wait_for_url(re.compile(r"/teacher/classes/cls_"))
+    prefix = f"s{new_username()[-8:]}"
+    form = page.locator("#generate-form")
+    # The server's refusal lands at the field it names.
+    page.get_by_label("How many logins").fill("500")
+    page.get_by_label("Name prefix").fill(prefix)
+    form.get_by_role("button", name="Generate logins").click()
+    expect(form.locator('[data-error-for="count"]')).to_have_text("Must be between 1 and 100")
+    page.get_by_label("How many logins").fill("3")
+    with page.expect_download() as download:
+        form.get_by_role("button", name="Generate logins").click()
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
+    assert rows[0] == ["username", "password"] and len(rows) == 4
+    assert [row[0] for row in rows[1:]] == [f"{prefix}{n:02d}" for n in (1, 2, 3)]
+    expect(page.get_by_text("Generated 3 logins")).to_be_visible()
+    roster = page.get_by_role("table").filter(has_text="Total value")
+    for username, _ in rows[1:]:
+        expect(roster).to_contain_text(username)
+    # Each login works: a student signs in with it.
+    signed = phone.context.request.post(
+        "/api/v1/auth/login", data={"username": rows[1][0], "password": rows[1][1]}
+    )
+    assert signed.status == 200, signed.text()
+    assert phone.watch.foreign == []
+    assert [e for e in phone.watch.errors if "status of 422" not in e] == []

@@ -95,3 +95,24 @@ export function handleForm(form, action) {
     }
   });
 }
+
+// POST a request whose answer is a file (a CSV of logins): save it under ``filename``.
+// A refusal is thrown as an ApiError, as ``api`` does, so a form can place its messages.
+export async function download(path, filename, body) {
+  const headers = { "X-CSRF-Token": csrfToken() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url(path), {
+    method: "POST",
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}

@@ -1,9 +1,8 @@
 // The live scenario in the teacher console: progress, events, standings and the story's controls,
 // polled from /api/v1/scenario every 2 s while the page is in view (prices and headlines have
 // their websockets; this status changes at the story's own pace and is cheap to ask for).
-import { api, ApiError, csrfToken } from "./api.js";
+import { api, ApiError, download } from "./api.js";
 import { el, pct, usd } from "./fmt.js";
-import { url } from "./root.js";
 import { bars } from "./sparkline.js";
 
 const POLL_MS = 2000;
@@ -126,22 +125,12 @@ export function startScenario(section) {
 
   figure("scenario-seats").addEventListener("click", async () => {
     error.textContent = "";
-    // A CSV, not JSON: asked for with the session's CSRF token and saved as a file.
-    const response = await fetch(url("/api/v1/scenario/seats/logins"), {
-      method: "POST",
-      headers: { "X-CSRF-Token": csrfToken() },
-      credentials: "same-origin",
-    });
-    if (!response.ok) {
-      const body = await response.json().catch(() => null);
-      error.textContent = new ApiError(response.status, body).message;
-      return;
+    try {
+      await download("/api/v1/scenario/seats/logins", "seat-logins.csv");
+    } catch (failure) {
+      if (!(failure instanceof ApiError)) throw failure;
+      error.textContent = failure.message;
     }
-    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: "seat-logins.csv" });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
   });
 
   document.addEventListener("visibilitychange", () => {

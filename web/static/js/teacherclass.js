@@ -1,7 +1,7 @@
 // One class in the teacher console: join code, lifecycle, roster and monitor, reset and adjust,
 // the review desk, rules and exports. Everything through /api/v1/classes/<id>.
 import { notice } from "./app.js";
-import { api, ApiError, handleForm } from "./api.js";
+import { api, ApiError, download, handleForm } from "./api.js";
 import { url } from "./root.js";
 import { describeOrder, el, pct, time, usd } from "./fmt.js";
 import { describeRules, fillRules, rulesBody } from "./rules.js";
@@ -103,6 +103,15 @@ handleForm(adjust, async (values) => {
   await api(`/api/v1/classes/${id}/students/${values.username}/adjust`, { method: "POST", body: { amount: values.amount, reason: values.reason } });
   say(rosterResult, `Adjusted ${values.username}'s cash by ${usd(values.amount)}.`);
   adjust.reset();
+  await loadRoster();
+});
+
+const generate = document.getElementById("generate-form");
+handleForm(generate, async (values) => {
+  const count = /^\d+$/.test(values.count.trim()) ? Number(values.count) : values.count;
+  await download(`/api/v1/classes/${id}/students/generate`, "logins.csv", { count, prefix: values.prefix.trim() });
+  say(rosterResult, `Generated ${count} logins; the CSV is downloaded (it is shown only once).`);
+  generate.reset();
   await loadRoster();
 });
 
