@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -250,19 +250,11 @@ class Momentum(Bot):
         if not self.due(view.tick):
             return None
         back = self.ticks(self.values["lookback"]) + 1
-        orders: list[Request] = []
-        for asset in self.values["assets"]:
-            prices = view.history(asset, back)
-            if len(prices) < back:
-                continue
-            change = (prices[-1] / prices[0] - 1) * 100
-            if change >= self.values["threshold"]:
-                usd = _affordable(view, self.values["usd"])
-                if usd >= 1:
-                    orders.append(Buy(asset, usd=usd))
-            elif change <= -self.values["threshold"] and view.holdings.get(asset, 0.0) > 0:
-                orders.append(Sell(asset))
-        return orders
+
+        def trend(prices: Sequence[float]) -> float:
+            return (prices[-1] / prices[0] - 1) * 100
+
+        return _on_signal(self, view, back, trend)
 
 
 class MeanReversion(Bot):
@@ -283,20 +275,33 @@ class MeanReversion(Bot):
         if not self.due(view.tick):
             return None
         window = self.ticks(self.values["window"])
-        orders: list[Request] = []
-        for asset in self.values["assets"]:
-            prices = view.history(asset, window)
-            if len(prices) < window:
-                continue
-            average = sum(prices) / len(prices)
-            gap = (prices[-1] / average - 1) * 100
-            if gap <= -self.values["threshold"]:
-                usd = _affordable(view, self.values["usd"])
-                if usd >= 1:
-                    orders.append(Buy(asset, usd=usd))
-            elif gap >= self.values["threshold"] and view.holdings.get(asset, 0.0) > 0:
-                orders.append(Sell(asset))
-        return orders
+
+        def below_average(prices: Sequence[float]) -> float:
+            # How far below its average the price is: a dip is the signal to buy.
+            return (1 - prices[-1] / (sum(prices) / len(prices))) * 100
+
+        return _on_signal(self, view, window, below_average)
+
+
+def _on_signal(
+    bot: Bot, view: View, count: int, signal: Callable[[Sequence[float]], float]
+) -> list[Request]:
+    """Buy each watched asset whose signal over ``count`` prices reaches ``threshold`` %, sell
+    all of one at minus as much (when it holds some)."""
+    threshold = bot.values["threshold"]
+    orders: list[Request] = []
+    for asset in bot.values["assets"]:
+        prices = view.history(asset, count)
+        if len(prices) < count:
+            continue
+        strength = signal(prices)
+        if strength >= threshold:
+            usd = _affordable(view, bot.values["usd"])
+            if usd >= 1:
+                orders.append(Buy(asset, usd=usd))
+        elif strength <= -threshold and view.holdings.get(asset, 0.0) > 0:
+            orders.append(Sell(asset))
+    return orders
 
 
 class Dca(Bot):
