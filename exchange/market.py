@@ -354,10 +354,7 @@ class Market:
             self._minute_series.extend_open(price)
             self._coarser_behind = True
         else:
-            self._settle()
-            if self._coarser_behind:
-                self._catch_up()
-            series_of = self._series
+            series_of = self.series
             for name in widths:
                 candle = series_of[name].record(at, price)
                 if candle is not None:

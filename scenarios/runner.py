@@ -561,25 +561,17 @@ class Runner:
 
         Read from each account as it stands, so a seat's trades count the moment they are made.
         """
-        markets = self.exchange.feed.markets
         standings = []
         for participant in self.participants:
             portfolio = await self.exchange.portfolio(participant.username)
-            total = portfolio.cash / CENTS
-            for holding in portfolio.holdings:
-                market = markets.get(holding.asset_id)
-                if market is not None:
-                    total += holding.quantity / QTY_SCALE * market.price / PRICE_SCALE
+            total = self._worth(
+                portfolio.cash, {h.asset_id: h.quantity for h in portfolio.holdings}
+            )
             start = participant.funded / CENTS
             change = round((total / start - 1) * 100, 4) if start else 0.0
             standings.append(
                 Standing(
-                    0,
-                    participant.username,
-                    participant.label,
-                    participant.kind,
-                    round(total, 2),
-                    change,
+                    0, participant.username, participant.label, participant.kind, total, change
                 )
             )
         standings.sort(key=lambda s: (-s.equity, s.participant))
@@ -590,9 +582,16 @@ class Runner:
         return [p.username for p in self.participants if p.kind == SEAT]
 
     def _equity(self, participant: Participant) -> float:
-        total = participant.cash / CENTS
-        for asset, quantity in participant.holdings.items():
-            total += quantity / QTY_SCALE * self.exchange.feed.markets[asset].price / PRICE_SCALE
+        return self._worth(participant.cash, participant.holdings)
+
+    def _worth(self, cash: int, holdings: Mapping[str, int]) -> float:
+        """Cash (cents) and holdings (units) in USD at the latest tick, to the cent."""
+        markets = self.exchange.feed.markets
+        total = cash / CENTS
+        for asset, quantity in holdings.items():
+            market = markets.get(asset)  # an asset no longer in play is worth nothing here
+            if market is not None:
+                total += quantity / QTY_SCALE * market.price / PRICE_SCALE
         return round(total, 2)
 
     # Live control
